@@ -1,0 +1,39 @@
+"""Shared test fixtures.
+
+Prefect's test home is isolated before anything imports prefect (flows tests use the harness).
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_prefect_home = tempfile.mkdtemp(prefix="ufm-prefect-test-home-")
+atexit.register(shutil.rmtree, _prefect_home, ignore_errors=True)
+os.environ.update(
+    PREFECT_HOME=_prefect_home, DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false"
+)
+os.environ.pop("PREFECT_API_URL", None)
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SAMPLE_DATA = REPO_ROOT / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests using it skip cleanly when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir() -> Path:
+    """The committed synthetic sample dataset."""
+    if not (SAMPLE_DATA / "ground_truth.json").is_file():
+        pytest.skip("sample_data/ has not been generated")
+    return SAMPLE_DATA
