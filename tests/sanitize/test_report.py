@@ -1,0 +1,106 @@
+"""Review report: parses, lists every image, masks text unless asked, file mode 0600."""
+
+from __future__ import annotations
+
+import json
+import stat
+from html.parser import HTMLParser
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ufmclean.errors import UsageError
+from ufmclean.report import build_report, make_thumbnail, mask_text, render_report
+from ufmclean.report.thumbs import save_thumbnails
+
+PHI = ["DAVIDSON DOUGLAS", "06.16.1976", "00079241539"]
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows, self.imgs, self.text = [], 0, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-relpath" in a:
+            self.rows.append(a["data-relpath"])
+        if tag == "img" and a.get("src", "").startswith("data:image/jpeg;base64,"):
+            self.imgs += 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _rows():
+    images = [
+        {"image_id": "i1", "relpath": "a/one.dcm", "status": "ok", "clean_status": "written", "n_redacted": 2, "uniqueness": 0.9},
+        {"image_id": "i2", "relpath": "b/two.png", "status": "ok", "clean_status": "held", "clean_note": "held for review: 1",
+         "n_redacted": 1, "uniqueness": 0.2},
+        {"image_id": "i3", "relpath": "c/three.png", "status": "error", "error": "cannot decode", "n_redacted": 0},
+    ]
+    findings = [
+        {"finding_id": "f1", "image_id": "i1", "frame": 0, "kind": "text", "x0": 2, "y0": 2, "x1": 40, "y1": 10,
+         "text": PHI[0], "phi_type": "name", "action": "inpaint", "reasons": ["phi:name", "rare"], "doc_freq": 1,
+         "is_rare": True, "residual_ok": True, "confidence": 0.9},
+        {"finding_id": "f2", "image_id": "i1", "frame": 0, "kind": "text", "x0": 2, "y0": 12, "x1": 40, "y1": 20,
+         "text": "DOB: " + PHI[1], "phi_type": "date", "action": "inpaint", "reasons": ["phi:date"], "doc_freq": 1,
+         "is_rare": True, "residual_ok": True, "confidence": 0.8},
+        {"finding_id": "f3", "image_id": "i2", "frame": 0, "kind": "text", "x0": 1, "y0": 1, "x1": 9, "y1": 9,
+         "text": PHI[2], "phi_type": "", "action": "mask", "reasons": ["rare", "residual-escalated"], "doc_freq": 1,
+         "is_rare": True, "residual_ok": False, "confidence": 0.7},
+        {"finding_id": "f4", "image_id": "i2", "frame": 0, "kind": "text", "x0": 50, "y0": 1, "x1": 60, "y1": 9,
+         "text": "PORTABLE", "phi_type": "", "action": "keep", "reasons": ["common"], "doc_freq": 40,
+         "is_rare": False, "residual_ok": None, "confidence": 0.95},
+    ]
+    return images, findings
+
+
+def test_mask_text() -> None:
+    assert mask_text("JOHN DOE") == "J*** ***"
+    assert mask_text("DAVIDSON", "name") == "[name, 8 chars]"
+    assert mask_text("03/02/2017", "header:date") == "[header/date, 10 chars]"
+    assert mask_text("") == ""
+
+
+def test_report_parses_lists_every_image_and_masks_text() -> None:
+    images, findings = _rows()
+    thumb = make_thumbnail(np.zeros((100, 300), np.uint8), max_side=64)
+    html = render_report(images, findings, thumbs={"i1": (thumb, thumb)})
+    p = _Collector()
+    p.feed(html)
+    p.close()
+    assert sorted(p.rows) == sorted(i["relpath"] for i in images)
+    assert p.imgs == 2
+    for s in PHI + ["PORTABLE"]:
+        assert s not in html
+    assert "[name, 16 chars]" in html and "P*******" in html
+    # held image first (needs review)
+    assert p.rows[0] == "b/two.png"
+    shown = render_report(images, findings, show_text=True)
+    assert all(s in shown for s in PHI)
+
+
+def test_build_report_writes_0600(tmp_path) -> None:
+    images, findings = _rows()
+    with pytest.raises(UsageError):
+        build_report(tmp_path)
+    pq.write_table(pa.Table.from_pylist(images), tmp_path / "images.parquet")
+    pq.write_table(pa.Table.from_pylist(findings), tmp_path / "findings.parquet")
+    (tmp_path / "summary.json").write_text(json.dumps({"settings": {"action": "inpaint"}}))
+    t = make_thumbnail(np.full((40, 40, 3), 128, np.uint8))
+    save_thumbnails(tmp_path / ".work" / "thumbs", "i1", t, t)
+    path = build_report(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    html = path.read_text()
+    assert html.count("data:image/jpeg;base64,") == 2 and PHI[0] not in html
+    assert stat.S_IMODE((tmp_path / ".work" / "thumbs" / "i1.before.jpg").stat().st_mode) == 0o600
+
+
+def test_thumbnail_scale() -> None:
+    t = make_thumbnail(np.zeros((512, 1024), np.uint8), max_side=256)
+    assert (t.width, t.height, t.scale) == (256, 128, 0.25)
+    with pytest.raises(ValueError):
+        make_thumbnail(np.zeros((4, 4), np.uint16))

@@ -1,0 +1,182 @@
+"""Build ``RUN/report.html``: dataset summary and per-image before/after review cards.
+
+Everything is in one file: thumbnails as base64 JPEG, boxes as inline SVG, a few lines of inline JS
+for sorting and filtering (no CDN). Recognised text is masked (``"J*** D**"`` or
+``"[name, 8 chars]"``) unless ``show_text`` is set. The file is written atomically with mode 0600
+because its thumbnails and text are PHI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ufmclean.io.atomic import atomic_write_bytes
+from ufmclean.report.thumbs import Thumbnail, load_thumbnails
+
+REPORT_MODE = 0o600
+ACTION_COLOURS = {"keep": "#2e7d32", "flag": "#f9a825", "inpaint": "#c62828", "mask": "#6a1b9a"}
+DOC_FREQ_BINS = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 100), (101, None))
+
+
+def mask_text(text: str, phi_type: str = "") -> str:
+    """Mask recognised text for display: PHI-typed text as ``[type, N chars]``, other text as ``J*** D**``.
+
+    Words keep their first character only when they have four or more characters, so short IDs and
+    initials are fully hidden.
+    """
+    text = " ".join(str(text or "").split())
+    if not text:
+        return ""
+    kinds = [t for t in re.split(r"[\s,;|+:/]+", phi_type or "") if t]
+    if kinds:
+        return f"[{'/'.join(dict.fromkeys(kinds))}, {len(text)} chars]"
+    return " ".join(w[0] + "*" * (len(w) - 1) if len(w) >= 4 else "*" * len(w) for w in text.split(" "))
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v for v in re.split(r"[,;|]", value) if v] if value else []
+    return [str(v) for v in value]
+
+
+def _histogram(findings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    counts = Counter()
+    for f in findings:
+        d = int(f.get("doc_freq") or 0)
+        for lo, hi in DOC_FREQ_BINS:
+            if d >= lo and (hi is None or d <= hi):
+                counts[(lo, hi)] += 1
+                break
+    top = max(counts.values(), default=1)
+    return [
+        {"label": str(lo) if lo == hi else (f"{lo}-{hi}" if hi else f">{lo - 1}"), "count": counts[(lo, hi)],
+         "frac": counts[(lo, hi)] / top}
+        for lo, hi in DOC_FREQ_BINS
+    ]
+
+
+def _review_level(img: Mapping[str, Any], fs: Sequence[Mapping[str, Any]]) -> int:
+    """3 held back, 2 residual failure or error, 1 rare/removed items, 0 nothing to look at."""
+    if img.get("clean_status") == "held":
+        return 3
+    if img.get("status") == "error" or any(f.get("residual_ok") is False for f in fs):
+        return 2
+    if any(f.get("is_rare") or f.get("action") in ("flag", "inpaint", "mask") for f in fs):
+        return 1
+    return 0
+
+
+def render_report(
+    images: Sequence[Mapping[str, Any]],
+    findings: Sequence[Mapping[str, Any]],
+    *,
+    thumbs: Mapping[str, tuple[Thumbnail | None, Thumbnail | None]] | None = None,
+    summary: Mapping[str, Any] | None = None,
+    show_text: bool = False,
+) -> str:
+    """Render the report HTML from table rows (dicts shaped like images/findings.parquet rows).
+
+    Parameters
+    ----------
+    images, findings : sequences of mappings
+        Rows of ``images.parquet`` and ``findings.parquet``; columns the scan did not write are
+        treated as empty.
+    thumbs : mapping, optional
+        ``image_id -> (before, after)`` thumbnails; images without one are listed without pictures.
+    summary : mapping, optional
+        ``summary.json`` content (counts and settings only).
+    show_text : bool
+        Show recognised text instead of masked text.
+
+    Returns
+    -------
+    str
+        The complete HTML document.
+    """
+    import jinja2
+
+    thumbs = thumbs or {}
+    by_image: dict[str, list[Mapping[str, Any]]] = {}
+    for f in findings:
+        by_image.setdefault(str(f["image_id"]), []).append(f)
+    cards = []
+    for img in images:
+        iid = str(img["image_id"])
+        fs = sorted(by_image.get(iid, []), key=lambda f: (int(f.get("frame") or 0), str(f.get("finding_id"))))
+        before, after = thumbs.get(iid, (None, None))
+        shown_frame = before.frame if before else 0
+        rows = []
+        for f in fs:
+            reasons = _as_list(f.get("reasons"))
+            text = str(f.get("text") or "")
+            rows.append({
+                "id": f.get("finding_id"), "frame": int(f.get("frame") or 0), "kind": f.get("kind"),
+                "action": f.get("action") or "keep", "reasons": reasons,
+                "text": text if show_text else mask_text(text, str(f.get("phi_type") or "")),
+                "doc_freq": f.get("doc_freq"), "confidence": f.get("confidence"),
+                "residual_ok": f.get("residual_ok"), "colour": ACTION_COLOURS.get(f.get("action") or "keep", "#555"),
+                "box": [int(f.get(k) or 0) for k in ("x0", "y0", "x1", "y1")],
+            })
+        boxes = []
+        if before is not None:
+            s = before.scale
+            for r in rows:
+                if r["frame"] == shown_frame and r["kind"] != "overlay":
+                    x0, y0, x1, y1 = r["box"]
+                    boxes.append({**r, "x": x0 * s, "y": y0 * s, "w": max(1.0, (x1 - x0) * s), "h": max(1.0, (y1 - y0) * s)})
+        cards.append({
+            "image": img, "id": iid, "findings": rows, "boxes": boxes, "review": _review_level(img, fs),
+            "n_rare": sum(bool(f.get("is_rare")) for f in fs),
+            "before": before.data_uri() if before else None, "after": after.data_uri() if after else None,
+            "tw": before.width if before else 0, "th": before.height if before else 0, "frame": shown_frame,
+        })
+    cards.sort(key=lambda c: (-c["review"], str(c["image"].get("relpath"))))
+    counts = {
+        "images": len(images),
+        "by_status": dict(Counter(str(i.get("status") or "ok") for i in images)),
+        "by_clean_status": dict(Counter(str(i.get("clean_status") or "-") for i in images)),
+        "by_kind": dict(Counter(str(f.get("kind")) for f in findings)),
+        "by_action": dict(Counter(str(f.get("action") or "keep") for f in findings)),
+        "by_reason": dict(Counter(r for f in findings for r in _as_list(f.get("reasons")))),
+        "needs_review": sum(c["review"] >= 2 for c in cards),
+    }
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("ufmclean.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html.j2").render(
+        cards=cards, counts=counts, histogram=_histogram(findings), colours=ACTION_COLOURS,
+        show_text=show_text, settings=json.dumps((summary or {}).get("settings", {}), indent=1, default=str),
+    )
+
+
+def build_report(run_dir: str | Path, *, show_text: bool = False) -> Path:
+    """(Re)build ``RUN/report.html`` from the run tables and stored thumbnails; returns its path.
+
+    Raises :class:`~ufmclean.errors.UsageError` when ``run_dir`` holds no ``images.parquet``.
+    """
+    import pyarrow.parquet as pq
+
+    from ufmclean.errors import UsageError
+
+    def read_rows(path: Path) -> list[dict[str, Any]]:
+        return pq.read_table(path).to_pylist()
+
+    run = Path(run_dir)
+    if not (run / "images.parquet").is_file():
+        raise UsageError(f"{run} has no images.parquet; run `ufmclean scan` or `ufmclean sanitize` first")
+    images = read_rows(run / "images.parquet")
+    findings = read_rows(run / "findings.parquet") if (run / "findings.parquet").is_file() else []
+    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+    folder = run / ".work" / "thumbs"
+    thumbs = {str(i["image_id"]): load_thumbnails(folder, str(i["image_id"])) for i in images}
+    html = render_report(images, findings, thumbs=thumbs, summary=summary, show_text=show_text)
+    return atomic_write_bytes(run / "report.html", html.encode("utf-8"), mode=REPORT_MODE)
