@@ -1,0 +1,105 @@
+"""sanitize_batch / finalize_sanitize on a small PNG tree with a hand-written scan table (no OCR model)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import stat
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ufmclean.io import discover
+from ufmclean.policy import load_policy
+from ufmclean.pipeline.sanitize import SanitizeOptions, finalize_sanitize, make_id_batches, sanitize_batch
+
+from .helpers import ContrastReader, draw_text, textured
+
+TEXT = "AB 1234"
+BOX = (10, 10, 114, 38)
+
+
+def _tree_hash(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def scanned(tmp_path: Path) -> tuple[Path, Path]:
+    """An input tree of 3 PNGs and a run folder holding the scan tables a real scan would write."""
+    inp, run = tmp_path / "in", tmp_path / "run"
+    (inp / "sub").mkdir(parents=True)
+    with_text = np.rint(draw_text(textured(), TEXT, (12, 34), 1.0, scale=0.8) * 255).astype(np.uint8)
+    cv2.imwrite(str(inp / "a.png"), with_text)
+    cv2.imwrite(str(inp / "sub" / "b.png"), np.rint(textured(seed=3) * 255).astype(np.uint8))
+    cv2.imwrite(str(inp / "sub" / "c.png"), with_text)
+    records = discover(inp)
+    run.mkdir()
+    img_rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "path"} for r in records]
+    ids = {r.relpath: r.image_id for r in records}
+
+    def f(fid, rel, box, phi=""):
+        return {"finding_id": fid, "image_id": ids[rel], "relpath": rel, "frame": 0, "kind": "text",
+                "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3], "text": TEXT, "confidence": 0.9,
+                "key": "ab1234", "doc_freq": 2, "is_rare": True, "phi_type": phi, "action": "keep",
+                "reasons": [], "residual_ok": None}
+
+    fnd_rows = [f("f1", "a.png", BOX, "id"), f("f2", "sub/c.png", (10, 10, 50, 38))]  # c: box covers half the text
+    pq.write_table(pa.Table.from_pylist(img_rows), run / "images.parquet")
+    pq.write_table(pa.Table.from_pylist(fnd_rows), run / "findings.parquet")
+    return inp, run
+
+
+def test_batch_and_finalize(scanned: tuple[Path, Path]) -> None:
+    inp, run = scanned
+    before = _tree_hash(inp)
+    policy, options = load_policy(), SanitizeOptions(batch_size=2)
+    reader = ContrastReader(TEXT)
+    results = [sanitize_batch(ids, input_dir=inp, run_dir=run, policy=policy, options=options, engine=reader)
+               for ids in make_id_batches(run, batch_size=2)]
+    assert sum(r["n_images"] for r in results) == 3 and not any(r["cached"] for r in results)
+    assert TEXT not in repr(results)
+    out = finalize_sanitize(run, policy=policy, options=options)
+    assert out["by_clean_status"] == {"written": 1, "copied": 1, "held": 1}
+    assert _tree_hash(inp) == before  # input tree byte-identical
+
+    # unchanged image copied byte for byte; held image not written
+    assert (run / "clean/sub/b.png").read_bytes() == (inp / "sub/b.png").read_bytes()
+    assert not (run / "clean/sub/c.png").exists()
+    # redacted image: text gone, pixels outside the padded box identical
+    src = cv2.imread(str(inp / "a.png"), cv2.IMREAD_UNCHANGED)
+    dst = cv2.imread(str(run / "clean/a.png"), cv2.IMREAD_UNCHANGED)
+    outside = np.ones_like(src, bool)
+    outside[BOX[1] - 4 : BOX[3] + 4, BOX[0] - 4 : BOX[2] + 4] = False
+    np.testing.assert_array_equal(src[outside], dst[outside])
+    assert (dst != src).any() and not reader.read(dst[BOX[1]:BOX[3], BOX[0]:BOX[2]])
+
+    imgs = {r["relpath"]: r for r in pq.read_table(run / "images.parquet").to_pylist()}
+    assert imgs["sub/c.png"]["clean_status"] == "held" and "held for review" in imgs["sub/c.png"]["clean_note"]
+    assert TEXT not in imgs["sub/c.png"]["clean_note"]
+    assert imgs["a.png"]["n_redacted"] == 1
+    fnd = {r["finding_id"]: r for r in pq.read_table(run / "findings.parquet").to_pylist()}
+    assert (fnd["f1"]["action"], fnd["f1"]["reasons"], fnd["f1"]["residual_ok"]) == ("inpaint", ["phi:id", "rare"], True)
+    assert fnd["f2"]["residual_ok"] is False and "residual-escalated" in fnd["f2"]["reasons"]
+    assert stat.S_IMODE((run / "findings.parquet").stat().st_mode) == 0o600
+    report = run / "report.html"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600 and TEXT not in report.read_text()
+
+    # resume: parts are reused
+    again = [sanitize_batch(ids, input_dir=inp, run_dir=run, policy=policy, options=options, engine=reader)
+             for ids in make_id_batches(run, batch_size=2)]
+    assert all(r["cached"] for r in again)
+
+
+def test_flag_policy_writes_nothing_with_findings(scanned: tuple[Path, Path]) -> None:
+    inp, run = scanned
+    policy, options = load_policy(action="flag"), SanitizeOptions(batch_size=8, report=False)
+    for ids in make_id_batches(run, batch_size=8):
+        sanitize_batch(ids, input_dir=inp, run_dir=run, policy=policy, options=options, engine=None)
+    out = finalize_sanitize(run, policy=policy, options=options)
+    assert out["by_clean_status"] == {"flagged": 2, "copied": 1}
+    assert sorted(p.name for p in (run / "clean").rglob("*.png")) == ["b.png"]

@@ -1,0 +1,380 @@
+"""Sanitize stage: decide -> redact -> residual check -> write ``RUN/clean/`` -> tables, summary, report.
+
+Batches take image ids and paths, never arrays, and return small PHI-free count dicts. Each batch
+writes ``RUN/.work/sanitize/<batch_key>.parquet`` (one row per image and per decided finding); an
+existing part is reused, so an interrupted run resumes. :func:`finalize_sanitize` merges the parts
+into ``images.parquet`` / ``findings.parquet`` (new columns ``clean_status``, ``clean_note``,
+``n_redacted``; ``action``, ``reasons``, ``residual_ok``), updates ``summary.json`` and builds
+``report.html``.
+
+``clean_status`` per image: ``written`` (pixels or overlays changed), ``copied`` (nothing to remove,
+byte-identical copy), ``held`` (a removed item is still legible: not written, needs review),
+``flagged`` (policy action ``flag`` found something: not written), ``error`` (load or write failed),
+``skipped`` (the scan did not read it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ufmclean.errors import UfmError, UsageError
+from ufmclean.policy import Policy, decide, summarize_decisions
+from ufmclean.records import Finding, LoadedImage
+from ufmclean.report.thumbs import make_thumbnail, save_thumbnails
+
+log = logging.getLogger(__name__)
+
+PART_VERSION = 1
+PHI_MODE = 0o600
+
+
+@dataclass(frozen=True, slots=True)
+class SanitizeOptions:
+    """Run settings that are not policy: OCR device for the residual check, batching, thumbnails."""
+
+    device: str = "auto"
+    batch_size: int = 16
+    thumbnails: bool = True
+    thumb_size: int = 256
+    show_text: bool = False
+    report: bool = True
+    max_pixels: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UsageError("batch_size must be >= 1")
+        if not 32 <= self.thumb_size <= 1024:
+            raise UsageError("thumb_size must be between 32 and 1024 pixels")
+
+
+# ------------------------------------------------------------------------------------------ tables
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist() if path.is_file() else []
+
+
+def finding_from_row(row: dict[str, Any]) -> Finding:
+    """Rebuild a :class:`Finding` from a ``findings.parquet`` row."""
+    from ufmclean.records import BBox
+
+    reasons = row.get("reasons") or ()
+    if isinstance(reasons, str):
+        reasons = tuple(r for r in reasons.split(",") if r)
+    return Finding(
+        finding_id=str(row["finding_id"]), image_id=str(row["image_id"]), relpath=str(row.get("relpath") or ""),
+        frame=int(row.get("frame") or 0), kind=row["kind"],
+        bbox=BBox(int(row["x0"]), int(row["y0"]), int(row["x1"]), int(row["y1"])),
+        text=str(row.get("text") or ""), confidence=float(row.get("confidence") if row.get("confidence") is not None else 1.0),
+        key=str(row.get("key") or ""), doc_freq=int(row.get("doc_freq") or 0), is_rare=bool(row.get("is_rare")),
+        phi_type=str(row.get("phi_type") or ""), action=row.get("action") or "keep", reasons=tuple(reasons),
+        residual_ok=row.get("residual_ok"),
+    )
+
+
+def _write_table(rows: list[dict[str, Any]], path: Path, *, mode: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ufmclean.io.atomic import atomic_output
+
+    with atomic_output(path, mode=mode) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+
+
+def _record_from_row(row: dict[str, Any], input_dir: Path):  # -> ImageRecord
+    from ufmclean.io.atomic import safe_join
+    from ufmclean.records import ImageRecord
+
+    fields = {f: row.get(f) for f in ImageRecord.__slots__ if f in row}  # type: ignore[attr-defined]
+    fields["path"] = str(safe_join(input_dir, row["relpath"]))
+    return ImageRecord(**fields)
+
+
+def batch_key(members: Sequence[tuple[str, str]], policy: Policy, options: SanitizeOptions) -> str:
+    """Hash of the batch members' ``(relpath, sha256)``, the policy and the options (24 hex chars)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([sorted(members), policy.to_dict(), asdict(options), PART_VERSION], sort_keys=True).encode())
+    return h.hexdigest()[:24]
+
+
+# ------------------------------------------------------------------------------------------- batch
+def _display_frame_for(loaded: LoadedImage, findings: Sequence[Finding]) -> int:
+    counts = Counter(f.frame for f in findings if f.action != "keep")
+    return counts.most_common(1)[0][0] if counts else 0
+
+
+def _copy_file(src: Path, dest: Path) -> None:
+    from ufmclean.io.atomic import atomic_output
+
+    with atomic_output(dest, mode=0o644) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def _sanitize_one(record: Any, findings: list[Finding], *, run_dir: Path, policy: Policy,
+                  options: SanitizeOptions, engine: Any) -> tuple[dict[str, Any], list[Finding]]:
+    """Process one image; returns its part row and its findings (PHI stays in the part file only)."""
+    from ufmclean.io import load_image
+    from ufmclean.io.atomic import safe_join
+    from ufmclean.io.write import write_image
+    from ufmclean.redact.clean import clean_image
+    from ufmclean.redact.residual import display_like
+
+    row: dict[str, Any] = {"image_id": record.image_id, "clean_status": "error", "clean_note": "",
+                           "n_redacted": 0, "n_escalated": 0, "transfer_syntax_out": None}
+    dest = safe_join(run_dir / "clean", record.relpath)
+    kwargs = {"max_pixels": options.max_pixels} if options.max_pixels else {}
+    try:
+        loaded = load_image(record, **kwargs)
+        outcome = clean_image(loaded, findings, policy=policy, engine=engine)
+        findings = list(outcome.findings)
+        row.update(n_redacted=outcome.n_redacted, n_escalated=outcome.n_escalated)
+        flagged = any(f.action == "flag" for f in findings)
+        if outcome.held:
+            row.update(clean_status="held", clean_note=outcome.note)
+        elif flagged and outcome.new_raw is None and not outcome.remove_overlays:
+            row.update(clean_status="flagged", clean_note="policy action is flag: review the flagged items; not written")
+        elif outcome.new_raw is None and not outcome.remove_overlays:
+            _copy_file(Path(record.path), dest)
+            row.update(clean_status="copied")
+        else:
+            new_raw = loaded.raw if outcome.new_raw is None else outcome.new_raw
+            method = "mask" if any(f.action == "mask" for f in findings) else policy.action
+            res = write_image(loaded, new_raw, dest, method=method if outcome.new_raw is not None else "overlays removed",
+                              remove_overlays=outcome.remove_overlays)
+            row.update(clean_status="written", clean_note="; ".join(res.notes), transfer_syntax_out=res.transfer_syntax_out)
+        if options.thumbnails and findings:
+            g = _display_frame_for(loaded, findings)
+            before = make_thumbnail(_thumb_view(loaded.display[g]), max_side=options.thumb_size, frame_index=g)
+            after = None
+            if outcome.new_raw is not None:
+                after_disp = display_like(outcome.new_raw[g], loaded.raw[g], loaded.display[g])
+                after = make_thumbnail(_thumb_view(after_disp), max_side=options.thumb_size, frame_index=g)
+            save_thumbnails(run_dir / ".work" / "thumbs", record.image_id, before, after)
+    except UfmError as exc:
+        row.update(clean_status="error", clean_note=str(exc))
+    return row, findings
+
+
+def _thumb_view(frame: np.ndarray) -> np.ndarray:
+    return frame[..., :3] if frame.ndim == 3 else frame
+
+
+def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: str | Path, policy: Policy,
+                   options: SanitizeOptions, engine: Any | None = None) -> dict[str, Any]:
+    """Sanitize the images ``image_ids`` of a scanned run; writes one resumable part file.
+
+    Parameters
+    ----------
+    image_ids : sequence of str
+        Rows of ``RUN/images.parquet`` (status ``ok``) to process.
+    input_dir, run_dir : path
+        The scanned input tree (read only) and the run folder.
+    policy, options : Policy, SanitizeOptions
+    engine : OCR engine, optional
+        For the residual check; default ``ufmclean.ocr.get_engine(options.device)`` when the
+        policy's ``residual_check`` is on.
+
+    Returns
+    -------
+    dict
+        ``{"batch_key", "n_images", "n_written", "n_copied", "n_held", "n_flagged", "n_errors", "cached"}``.
+    """
+    run, inp = Path(run_dir), Path(input_dir)
+    wanted = set(image_ids)
+    images = {r["image_id"]: r for r in _read_rows(run / "images.parquet") if r["image_id"] in wanted}
+    missing = wanted - set(images)
+    if missing:
+        raise UsageError(f"{len(missing)} image id(s) are not in {run / 'images.parquet'}; run the scan first")
+    key = batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in wanted], policy, options)
+    part = run / ".work" / "sanitize" / f"{key}.parquet"
+    if part.is_file():
+        rows = [r for r in _read_rows(part) if r["row"] == "image"]
+        counts = Counter(r["clean_status"] for r in rows)
+        return _batch_summary(key, counts, len(rows), cached=True)
+    by_image: dict[str, list[Finding]] = {}
+    for r in _read_rows(run / "findings.parquet"):
+        if r["image_id"] in wanted:
+            by_image.setdefault(r["image_id"], []).append(finding_from_row(r))
+    if engine is None and policy.residual_check and policy.action != "flag":
+        from ufmclean.ocr import get_engine
+
+        engine = get_engine(options.device)
+    part_rows: list[dict[str, Any]] = []
+    for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
+        record = _record_from_row(images[iid], inp)
+        decided = decide(by_image.get(iid, []), policy)
+        row, done = _sanitize_one(record, decided, run_dir=run, policy=policy, options=options, engine=engine)
+        part_rows.append({"row": "image", **row, "finding_id": None, "action": None, "reasons": None, "residual_ok": None})
+        part_rows += [{"row": "finding", "image_id": iid, "finding_id": f.finding_id, "action": f.action,
+                       "reasons": list(f.reasons), "residual_ok": f.residual_ok} for f in done]
+    _write_table(part_rows, part, mode=PHI_MODE)
+    counts = Counter(r["clean_status"] for r in part_rows if r["row"] == "image")
+    return _batch_summary(key, counts, len(wanted), cached=False)
+
+
+def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> dict[str, Any]:
+    return {"batch_key": key, "n_images": n, "n_written": counts["written"], "n_copied": counts["copied"],
+            "n_held": counts["held"], "n_flagged": counts["flagged"], "n_errors": counts["error"], "cached": cached}
+
+
+def make_id_batches(run_dir: str | Path, *, batch_size: int) -> list[list[str]]:
+    """Image ids with status ``ok`` in ``RUN/images.parquet``, in relpath order, chunked."""
+    rows = sorted((r for r in _read_rows(Path(run_dir) / "images.parquet") if (r.get("status") or "ok") == "ok"),
+                  key=lambda r: r["relpath"])
+    ids = [r["image_id"] for r in rows]
+    return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
+# ---------------------------------------------------------------------------------------- finalize
+def _merge(run: Path, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Image and finding rows of the current batches' parts (``KeyError``-free when a part is missing)."""
+    images = {r["image_id"]: r for r in _read_rows(run / "images.parquet")}
+    img_rows: dict[str, dict] = {}
+    fnd_rows: dict[str, dict] = {}
+    for ids in make_id_batches(run, batch_size=options.batch_size):
+        key = batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in ids], policy, options)
+        part = run / ".work" / "sanitize" / f"{key}.parquet"
+        if not part.is_file():
+            raise UsageError(f"sanitize batch {key} has no result; run sanitize_batch for it before finalizing")
+        for r in _read_rows(part):
+            (img_rows if r["row"] == "image" else fnd_rows)[r["image_id"] if r["row"] == "image" else r["finding_id"]] = r
+    return img_rows, fnd_rows
+
+
+def _prune_clean(run: Path, keep: set[str]) -> int:
+    """Delete files under ``RUN/clean`` that this run did not write or copy (stale or now held)."""
+    root = run / "clean"
+    removed = 0
+    if root.is_dir():
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and p.relative_to(root).as_posix() not in keep and not p.name.startswith("."):
+                p.unlink()
+                removed += 1
+    return removed
+
+
+def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeOptions) -> dict[str, Any]:
+    """Merge the batch parts into the run tables, update ``summary.json`` and build ``report.html``.
+
+    Returns PHI-free counts: ``{"n_images", "by_clean_status", "decisions", "n_residual_failures",
+    "report"}``.
+    """
+    run = Path(run_dir)
+    img_rows, fnd_rows = _merge(run, policy, options)
+    images = _read_rows(run / "images.parquet")
+    for row in images:
+        part = img_rows.get(row["image_id"])
+        status = row.get("status") or "ok"
+        row["clean_status"] = part["clean_status"] if part else ("skipped" if status == "skipped" else "error")
+        row["clean_note"] = (part or {}).get("clean_note") or ("" if part else (row.get("error") or ""))
+        row["n_redacted"] = int((part or {}).get("n_redacted") or 0)
+    findings = _read_rows(run / "findings.parquet")
+    for row in findings:
+        part = fnd_rows.get(row["finding_id"])
+        row["action"] = part["action"] if part else "keep"
+        row["reasons"] = list(part["reasons"] or []) if part else ["not-sanitized"]
+        row["residual_ok"] = part["residual_ok"] if part else None
+    _write_table(images, run / "images.parquet", mode=0o644)
+    _write_table(findings, run / "findings.parquet", mode=PHI_MODE)
+    keep = {r["relpath"] for r in images if r["clean_status"] in ("written", "copied")}
+    pruned = _prune_clean(run, keep)
+    decisions = summarize_decisions(finding_from_row(r) for r in findings)
+    by_status = dict(Counter(r["clean_status"] for r in images))
+    out = {
+        "n_images": len(images),
+        "by_clean_status": by_status,
+        "decisions": decisions,
+        "n_residual_failures": sum(r["residual_ok"] is False for r in findings),
+        "n_stale_removed": pruned,
+    }
+    summary_path = run / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    summary["sanitize"] = {**out, "policy": policy.to_dict(), "options": asdict(options),
+                           "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    from ufmclean.io.atomic import atomic_write_bytes
+
+    atomic_write_bytes(summary_path, json.dumps(summary, indent=2, default=str).encode(), mode=0o644)
+    if options.report:
+        from ufmclean.report import build_report
+
+        out["report"] = str(build_report(run, show_text=options.show_text))
+    return out
+
+
+def run_sanitize(
+    input_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    policy: Policy,
+    options: SanitizeOptions,
+    scan_options: Any | None = None,
+    workers: int = 1,
+    engine: Any | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Scan (reusing cached scan parts), decide, redact, check, write ``RUN/clean``, tables and report.
+
+    Parameters
+    ----------
+    input_dir, run_dir : path
+        Input tree (never written) and run folder (created).
+    policy, options : Policy, SanitizeOptions
+    scan_options : ScanOptions, optional
+        Passed to :func:`ufmclean.pipeline.scan.run_scan` (default: its defaults, with
+        ``rare_max_images`` and ``device`` from the policy/options when set).
+    workers : int
+        Processes for the sanitize batches (1 = in this process).
+    engine : OCR engine, optional
+        Used for the residual check in-process (``workers == 1``), e.g. a test double.
+    progress : callable, optional
+        Called with each batch's count dict.
+
+    Returns
+    -------
+    dict
+        ``{"scan": <run_scan counts>, "sanitize": <finalize counts>, "n_batches": int}``.
+    """
+    from ufmclean.pipeline import scan as scan_stage
+
+    inp, run = Path(input_dir), Path(run_dir)
+    if not inp.is_dir():
+        raise UsageError(f"input folder {inp} does not exist")
+    if workers < 1:
+        raise UsageError("workers must be >= 1")
+    if scan_options is None:
+        changes: dict[str, Any] = {"device": options.device}
+        if policy.rare_max_images is not None:
+            changes["rare_max_images"] = policy.rare_max_images
+        scan_options = scan_stage.ScanOptions(**changes)
+    scan_counts = scan_stage.run_scan(inp, run, options=scan_options, workers=workers)
+    batches = make_id_batches(run, batch_size=options.batch_size)
+    if workers == 1:
+        for ids in batches:
+            res = sanitize_batch(ids, input_dir=inp, run_dir=run, policy=policy, options=options, engine=engine)
+            if progress:
+                progress(res)
+    else:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(sanitize_batch, ids, input_dir=inp, run_dir=run, policy=policy, options=options)
+                       for ids in batches]
+            for fut in cf.as_completed(futures):
+                res = fut.result()
+                if progress:
+                    progress(res)
+    return {"scan": scan_counts, "sanitize": finalize_sanitize(run, policy=policy, options=options),
+            "n_batches": len(batches)}
