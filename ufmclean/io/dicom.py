@@ -1,0 +1,186 @@
+"""Loading DICOM files (any transfer syntax with the installed plug-ins) into :class:`LoadedImage`."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ufmclean.errors import DecompressionBombError, LoadError, MissingCodecError
+from ufmclean.io.codecs import codec_info, decode_failure_message, transfer_syntax_name
+from ufmclean.io.display import dicom_display
+from ufmclean.io.overlays import extract_overlays
+from ufmclean.records import HeaderSeeds, ImageRecord, LoadedImage
+
+__all__ = ["dicom_header_info", "header_seeds", "load_dicom", "read_dataset"]
+
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+_NAME_TAGS = (
+    "PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName", "ReferringPhysicianName",
+    "PerformingPhysicianName", "NameOfPhysiciansReadingStudy", "PhysiciansOfRecord", "OperatorsName",
+    "RequestingPhysician", "ResponsiblePerson", "ScheduledPerformingPhysicianName",
+)  # fmt: skip
+_ID_TAGS = (
+    "PatientID", "OtherPatientIDs", "IssuerOfPatientID", "AccessionNumber", "StudyID", "MedicalRecordLocator",
+    "AdmissionID", "RequestedProcedureID", "PerformedProcedureStepID", "DeviceSerialNumber",
+)  # fmt: skip
+_DATE_TAGS = (
+    "PatientBirthDate", "PatientBirthTime", "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
+    "InstanceCreationDate", "AcquisitionDateTime", "StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime",
+)  # fmt: skip
+_OTHER_TAGS = (
+    "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "StationName", "PatientAddress",
+    "PatientTelephoneNumbers", "PatientAge", "MilitaryRank", "BranchOfService",
+)  # fmt: skip
+
+
+def read_dataset(path: str, *, stop_before_pixels: bool = False) -> Any:
+    """Read ``path`` with pydicom (``force=True`` so preamble-less files work); raise :class:`LoadError` if unreadable."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warnings may quote header values (PHI)
+            return pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError as exc:
+        raise LoadError(f"not a valid DICOM file ({type(exc).__name__}); check the file is DICOM Part 10") from None
+    except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        raise LoadError(
+            f"DICOM header could not be parsed ({type(exc).__name__}); the file is truncated or corrupt - re-export it"
+        ) from None
+
+
+def _int(ds: Any, keyword: str, default: int | None = None) -> int | None:
+    value = ds.get(keyword, default)
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def dicom_header_info(ds: Any) -> dict[str, Any]:
+    """Cheap header facts: ``modality``, ``rows``, ``cols``, ``frames`` (None when absent)."""
+    modality = ds.get("Modality")
+    return {
+        "modality": str(modality) if modality else None,
+        "rows": _int(ds, "Rows"),
+        "cols": _int(ds, "Columns"),
+        "frames": _int(ds, "NumberOfFrames", 1 if "Rows" in ds else None) or (1 if "Rows" in ds else None),
+    }
+
+
+def _values(ds: Any, keywords: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for kw in keywords:
+        try:
+            el = ds.get(kw)
+        except Exception:  # undecodable value: nothing to seed from
+            continue
+        if el is None or el == "":
+            continue
+        items = list(el) if isinstance(el, (list, tuple)) or type(el).__name__ == "MultiValue" else [el]
+        for item in items:
+            text = str(item).strip()
+            if text and text not in out:
+                out.append(text)
+    return out
+
+
+def header_seeds(ds: Any) -> HeaderSeeds:
+    """PHI seeds from the header: names, identifiers, dates/times and other identifying strings (raw values)."""
+    return HeaderSeeds(
+        names=tuple(_values(ds, _NAME_TAGS)),
+        ids=tuple(_values(ds, _ID_TAGS)),
+        dates=tuple(_values(ds, _DATE_TAGS)),
+        other=tuple(_values(ds, _OTHER_TAGS)),
+    )
+
+
+def _check_size(ds: Any, *, max_pixels: int) -> tuple[int, int, int, int]:
+    rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
+    if not rows or not cols or rows < 0 or cols < 0:
+        raise LoadError("DICOM image has no valid Rows/Columns; the header is incomplete - re-export the image")
+    frames = _int(ds, "NumberOfFrames", 1) or 1
+    spp = _int(ds, "SamplesPerPixel", 1) or 1
+    total = rows * cols * frames * spp
+    if frames < 1 or spp < 1 or total > max_pixels:
+        raise DecompressionBombError(
+            f"declared size {rows}x{cols}x{frames} frames x{spp} samples = {total} values exceeds max_pixels={max_pixels}; "
+            "raise --max-pixels if the image is genuine"
+        )
+    return rows, cols, frames, spp
+
+
+def _decode(ds: Any, ts: str | None) -> np.ndarray:
+    info = codec_info(ts) if ts else None
+    if info is not None and not info.can_decode:
+        raise MissingCodecError(decode_failure_message(ts))
+    try:
+        arr = np.asarray(ds.pixel_array)
+    except NotImplementedError as exc:
+        raise MissingCodecError(decode_failure_message(ts, exc)) from None
+    except RuntimeError as exc:
+        if "missing required dependencies" in str(exc).lower():
+            raise MissingCodecError(decode_failure_message(ts, exc)) from None
+        raise LoadError(decode_failure_message(ts, exc) + "; the compressed data may be corrupt") from None
+    except Exception as exc:  # decoders raise many types on corrupt data
+        raise LoadError(decode_failure_message(ts, exc) + "; the pixel data may be truncated or corrupt") from None
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def load_dicom(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
+    """Decode every frame of the DICOM file at ``record.path`` (see :func:`_load_dicom`); pydicom's warnings,
+    which can quote header values, are silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _load_dicom(record, max_pixels=max_pixels)
+
+
+def _load_dicom(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
+    """Decode every frame of the DICOM file at ``record.path``.
+
+    Returns a :class:`LoadedImage` whose ``raw`` is ``(F, H, W)`` or ``(F, H, W, S)`` stored values (YBR
+    already converted to RGB, palette images keep their indices) and ``display`` is uint8 ``(F, H, W)``
+    or ``(F, H, W, 3)``. Raises :class:`LoadError` subclasses with PHI-free messages.
+    """
+    ds = read_dataset(record.path)
+    if not any(kw in ds for kw in PIXEL_KEYWORDS):
+        sop = ds.get("SOPClassUID")
+        kind = f" ({sop.name})" if sop is not None and hasattr(sop, "name") else ""
+        raise LoadError(f"DICOM object{kind} has no pixel data; nothing to scan (it is not an image)")
+    rows, cols, frames, spp = _check_size(ds, max_pixels=max_pixels)
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta else None
+    arr = _decode(ds, ts)
+    notes: list[str] = []
+    pi_in = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    photometric = pi_in
+    if spp > 1 and pi_in.startswith("YBR"):
+        photometric = "RGB"  # pydicom's pixel_array converts YBR to RGB (as_rgb default)
+        notes.append(f"{pi_in} converted to RGB")
+    if spp == 1:
+        arr = arr.reshape((frames, rows, cols))
+    else:
+        arr = arr.reshape((frames, rows, cols, spp))
+    display, disp_notes = dicom_display(ds, arr, photometric)
+    notes.extend(disp_notes)
+    overlays, ov_notes = extract_overlays(ds, n_frames=frames, rows=rows, cols=cols)
+    notes.extend(ov_notes)
+    info = dicom_header_info(ds)
+    rec = record.with_(format="dicom", modality=info["modality"], rows=rows, cols=cols, frames=frames)
+    if ts and ts not in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1"):
+        notes.append(f"decoded {transfer_syntax_name(ts)}")
+    return LoadedImage(
+        record=rec,
+        raw=arr,
+        display=np.ascontiguousarray(display),
+        photometric=photometric,
+        overlays=overlays,
+        header=header_seeds(ds),
+        notes=tuple(notes),
+    )

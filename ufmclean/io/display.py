@@ -1,0 +1,146 @@
+"""Display (OCR-ready ``uint8``) views of stored pixel values: modality LUT, VOI LUT, colour models.
+
+Stale or nonsensical window tags are common in real data (8-bit values in 16-bit containers with a
+12-bit window); when the window collapses nearly every pixel onto one end of the output range or onto
+a sliver of it, the min-max of the modality output is used instead and a note says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["dicom_display", "minmax_uint8", "rgb_to_uint8"]
+
+#: Fraction of pixels at one end of the windowed range above which the window is called stale.
+CLIPPED_FRACTION = 0.98
+#: Spread (1st..99th percentile) of windowed output, as a fraction of its range, below which the window is called stale.
+MIN_SPREAD = 0.04
+
+
+def minmax_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale ``arr`` (any shape, any real dtype) linearly so its min is 0 and its max 255; returns uint8, same shape.
+
+    A constant array maps to zeros.
+    """
+    a = np.asarray(arr, dtype=np.float64)
+    if a.size == 0:
+        return np.zeros(a.shape, dtype=np.uint8)
+    lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+    if hi <= lo:
+        return np.zeros(a.shape, dtype=np.uint8)
+    out = (a - lo) * (255.0 / (hi - lo))
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _range_uint8(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    a = np.asarray(arr, dtype=np.float64)
+    if hi <= lo:
+        return minmax_uint8(a)
+    return np.clip(np.rint((a - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+
+
+def rgb_to_uint8(arr: np.ndarray, *, bits_stored: int | None = None) -> np.ndarray:
+    """Scale colour samples ``(..., S)`` to uint8 by their nominal bit depth (``bits_stored`` or dtype); alpha dropped."""
+    a = np.asarray(arr)
+    if a.shape[-1] == 4:
+        a = a[..., :3]
+    if a.dtype == np.uint8:
+        return a.copy()
+    if np.issubdtype(a.dtype, np.floating):
+        return minmax_uint8(a)
+    bits = bits_stored or a.dtype.itemsize * 8
+    if a.size and int(a.max()) > 2**bits - 1:
+        return minmax_uint8(a)
+    return _range_uint8(a, 0.0, float(2**bits - 1))
+
+
+def _voi_output_range(ds: Any) -> tuple[float, float]:
+    """Nominal output range of pydicom's ``apply_windowing`` for ``ds`` (mirrors its rules)."""
+    if ds.get("ModalityLUTSequence"):
+        bits = int(ds.ModalityLUTSequence[0].LUTDescriptor[2])
+        lo, hi = 0.0, float(2**bits - 1)
+    elif int(ds.get("PixelRepresentation", 0)) == 0:
+        lo, hi = 0.0, float(2 ** int(ds.BitsStored) - 1)
+    else:
+        lo, hi = -float(2 ** (int(ds.BitsStored) - 1)), float(2 ** (int(ds.BitsStored) - 1) - 1)
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    if slope is not None and intercept is not None:
+        lo, hi = lo * float(slope) + float(intercept), hi * float(slope) + float(intercept)
+    return (min(lo, hi), max(lo, hi))
+
+
+def _window_is_stale(out: np.ndarray, lo: float, hi: float) -> str | None:
+    """Reason the windowed ``out`` is useless for reading (None when it is fine)."""
+    if out.size == 0 or hi <= lo:
+        return None
+    span = hi - lo
+    eps = span * 1e-6
+    at_low = float(np.mean(out <= lo + eps))
+    at_high = float(np.mean(out >= hi - eps))
+    if max(at_low, at_high) >= CLIPPED_FRACTION:
+        end = "lower" if at_low >= at_high else "upper"
+        return f"window maps {max(at_low, at_high):.0%} of pixels to the {end} end"
+    sample = out.ravel()[:: max(1, out.size // 200_000)]
+    p1, p99 = np.percentile(sample, [1, 99])
+    if (p99 - p1) < MIN_SPREAD * span:
+        return f"window uses only {(p99 - p1) / span:.1%} of the output range"
+    return None
+
+
+def dicom_display(ds: Any, raw: np.ndarray, photometric: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Display view of decoded DICOM pixels.
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        The dataset the pixels came from (read-only use; a shallow copy is modified for LUTs).
+    raw : np.ndarray
+        ``(F, H, W)`` grey / palette indices or ``(F, H, W, S)`` colour (already RGB).
+    photometric : str
+        Photometric interpretation of ``raw``.
+
+    Returns
+    -------
+    (display, notes) : ``display`` uint8 ``(F, H, W)`` grey or ``(F, H, W, 3)`` RGB; ``notes`` say what fell back.
+    """
+    from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+
+    notes: list[str] = []
+    pi = photometric.upper()
+    if pi == "PALETTE COLOR":
+        rgb = apply_color_lut(raw, ds)
+        if rgb.dtype != np.uint8:
+            rgb = rgb_to_uint8(rgb, bits_stored=8 if rgb.size and int(rgb.max()) <= 255 else 16)
+        return np.ascontiguousarray(rgb), tuple(notes)
+    if raw.ndim == 4:
+        return rgb_to_uint8(raw, bits_stored=int(ds.get("BitsStored", 8) or 8)), tuple(notes)
+
+    try:
+        modality = apply_modality_lut(raw, ds)
+    except Exception as exc:  # malformed rescale/LUT tags; stored values still show the text
+        notes.append(f"modality LUT ignored ({type(exc).__name__}); using stored values")
+        modality = raw.astype(np.float64)
+    has_voi = bool(ds.get("VOILUTSequence")) or ("WindowCenter" in ds and "WindowWidth" in ds)
+    display: np.ndarray | None = None
+    if has_voi:
+        try:
+            windowed = apply_voi_lut(modality, ds, index=0, prefer_lut=True)
+            if ds.get("VOILUTSequence"):
+                lut = np.asarray(ds.VOILUTSequence[0].LUTData, dtype=np.float64)
+                lo, hi = float(lut.min()), float(lut.max())
+            else:
+                lo, hi = _voi_output_range(ds)
+            stale = _window_is_stale(np.asarray(windowed, dtype=np.float64), lo, hi)
+            if stale:
+                notes.append(f"VOI window ignored ({stale}); used min-max of the modality output")
+            else:
+                display = _range_uint8(windowed, lo, hi)
+        except Exception as exc:
+            notes.append(f"VOI LUT ignored ({type(exc).__name__}); used min-max of the modality output")
+    if display is None:
+        display = minmax_uint8(modality)
+    if pi == "MONOCHROME1":
+        display = 255 - display
+    return display, tuple(notes)

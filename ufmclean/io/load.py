@@ -1,0 +1,39 @@
+"""``load_image``: dispatch on the sniffed format to the DICOM or raster loader."""
+
+from __future__ import annotations
+
+from ufmclean.errors import LoadError
+from ufmclean.records import ImageRecord, LoadedImage
+
+__all__ = ["DEFAULT_MAX_PIXELS", "load_image"]
+
+#: Refuse to decode images declaring more values (rows*cols*frames*samples) than this (2**28 = 268M).
+DEFAULT_MAX_PIXELS = 2**28
+
+
+def load_image(record: ImageRecord, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode the file behind ``record`` into raw and display views (see :class:`LoadedImage`).
+
+    Never writes. Raises :class:`~ufmclean.errors.LoadError` (or a subclass such as
+    ``MissingCodecError`` / ``DecompressionBombError``) with a PHI-free message naming the fix.
+    """
+    if not isinstance(record, ImageRecord):
+        raise TypeError(f"record must be an ImageRecord, not {type(record).__name__}")
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}")
+    if record.format == "unknown":
+        raise LoadError(record.error or "not an image: no DICOM, PNG, JPEG or TIFF signature")
+    try:
+        if record.format == "dicom":
+            from ufmclean.io.dicom import load_dicom
+
+            return load_dicom(record, max_pixels=max_pixels)
+        from ufmclean.io.raster import load_raster
+
+        return load_raster(record, max_pixels=max_pixels)
+    except LoadError:
+        raise
+    except MemoryError:
+        raise LoadError("not enough memory to decode the image; lower the batch size or --max-pixels") from None
+    except OSError as exc:
+        raise LoadError(f"file could not be read ({exc.strerror or type(exc).__name__})") from None

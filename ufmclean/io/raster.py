@@ -1,0 +1,111 @@
+"""Loading PNG / JPEG / TIFF (8/16-bit, grey or colour, multi-page TIFF as frames) into :class:`LoadedImage`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ufmclean.errors import DecompressionBombError, LoadError
+from ufmclean.io.display import minmax_uint8, rgb_to_uint8
+from ufmclean.records import ImageRecord, LoadedImage
+
+__all__ = ["load_raster", "raster_header_info"]
+
+
+def raster_header_info(path: str, fmt: str) -> dict[str, Any]:
+    """Size from the file header without decoding pixels: ``rows``, ``cols``, ``frames``, ``samples``.
+
+    Raises :class:`LoadError` when the header cannot be parsed.
+    """
+    try:
+        if fmt == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                pages = tif.pages
+                first = pages[0]
+                samples = int(getattr(first, "samplesperpixel", 1) or 1)
+                return {"rows": int(first.imagelength), "cols": int(first.imagewidth), "frames": len(pages), "samples": samples}
+        from PIL import Image
+
+        with Image.open(path) as im:  # lazy: reads the header only
+            w, h = im.size
+            samples = len(im.getbands())
+            return {"rows": int(h), "cols": int(w), "frames": 1, "samples": samples}
+    except Exception as exc:
+        raise LoadError(f"{fmt.upper()} header could not be read ({type(exc).__name__}); the file is truncated or corrupt") from None
+
+
+def _guard(info: dict[str, Any], *, max_pixels: int) -> None:
+    total = info["rows"] * info["cols"] * info["frames"] * info["samples"]
+    if total > max_pixels or min(info["rows"], info["cols"], info["frames"]) < 1:
+        raise DecompressionBombError(
+            f"declared size {info['rows']}x{info['cols']}x{info['frames']} frames x{info['samples']} samples = {total} values "
+            f"exceeds max_pixels={max_pixels} (or is empty); raise --max-pixels if the image is genuine"
+        )
+
+
+def _read_cv2(path: str, fmt: str) -> np.ndarray:
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise LoadError(f"{fmt.upper()} pixel data could not be decoded by OpenCV; the file is truncated or corrupt")
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+    return img[None, ...]
+
+
+def _read_tiff(path: str) -> np.ndarray:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            frames = []
+            for page in tif.pages:
+                a = page.asarray()
+                if page.axes.startswith("S") and a.ndim == 3:  # planar-separate samples first
+                    a = np.moveaxis(a, 0, -1)
+                frames.append(a)
+    except Exception as exc:
+        raise LoadError(f"TIFF pixel data could not be decoded ({type(exc).__name__}); the file is truncated, corrupt or uses an unsupported compression") from None
+    shapes = {f.shape for f in frames}
+    if len(shapes) != 1:
+        raise LoadError("TIFF pages have different sizes; split the pages into separate files")
+    return np.stack(frames)
+
+
+def load_raster(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
+    """Decode a PNG/JPEG/TIFF file.
+
+    ``raw``: ``(F, H, W)`` grey or ``(F, H, W, S)`` colour in RGB(A) order, the file's dtype.
+    ``display``: uint8 ``(F, H, W)`` (8-bit as stored, deeper grey min-max scaled) or ``(F, H, W, 3)``.
+    """
+    fmt = record.format
+    info = raster_header_info(record.path, fmt)
+    _guard(info, max_pixels=max_pixels)
+    raw = _read_tiff(record.path) if fmt == "tiff" else _read_cv2(record.path, fmt)
+    notes: list[str] = []
+    if raw.ndim == 4 and raw.shape[-1] == 1:
+        raw = raw[..., 0]
+    if raw.ndim == 4 and raw.shape[-1] == 2:  # grey + alpha
+        raw = raw[..., 0]
+        notes.append("alpha channel dropped")
+    if raw.ndim == 3:
+        photometric = "MONOCHROME2"
+        if raw.dtype == np.uint8:
+            display = raw.copy()
+        elif raw.dtype == bool:
+            display = raw.astype(np.uint8) * 255
+        else:
+            display = np.stack([minmax_uint8(f) for f in raw])
+            notes.append(f"{raw.dtype} grey scaled to 8 bits by per-frame min-max")
+    else:
+        photometric = "RGB" if raw.shape[-1] == 3 else "RGBA"
+        display = rgb_to_uint8(raw)
+    rec = record.with_(rows=int(raw.shape[1]), cols=int(raw.shape[2]), frames=int(raw.shape[0]))
+    return LoadedImage(record=rec, raw=raw, display=np.ascontiguousarray(display), photometric=photometric, notes=tuple(notes))

@@ -1,0 +1,144 @@
+"""Run-directory Parquet tables: ``images.parquet`` and ``findings.parquet`` (schemas, writers, readers).
+
+Both are written atomically; findings hold recognised text (PHI) and default to mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from ufmclean.io.atomic import atomic_output
+from ufmclean.records import BBox, Finding, ImageRecord
+
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "IMAGES_SCHEMA",
+    "finding_row",
+    "image_row",
+    "read_findings_table",
+    "read_images_table",
+    "row_to_finding",
+    "write_findings_table",
+    "write_images_table",
+]
+
+
+def _schemas() -> tuple[Any, Any]:
+    import pyarrow as pa
+
+    images = pa.schema(
+        [
+            ("image_id", pa.string()), ("relpath", pa.string()), ("sha256", pa.string()), ("status", pa.string()),
+            ("error", pa.string()), ("format", pa.string()), ("modality", pa.string()), ("rows", pa.int32()),
+            ("cols", pa.int32()), ("frames", pa.int32()), ("label", pa.string()), ("uniqueness", pa.float64()),
+            ("n_findings", pa.int32()), ("n_redacted", pa.int32()),
+        ]
+    )  # fmt: skip
+    findings = pa.schema(
+        [
+            ("finding_id", pa.string()), ("image_id", pa.string()), ("relpath", pa.string()), ("frame", pa.int32()),
+            ("kind", pa.string()), ("x0", pa.int32()), ("y0", pa.int32()), ("x1", pa.int32()), ("y1", pa.int32()),
+            ("text", pa.string()), ("confidence", pa.float64()), ("key", pa.string()), ("doc_freq", pa.int32()),
+            ("is_rare", pa.bool_()), ("phi_type", pa.string()), ("action", pa.string()),
+            ("reasons", pa.list_(pa.string())), ("residual_ok", pa.bool_()),
+        ]
+    )  # fmt: skip
+    return images, findings
+
+
+IMAGES_SCHEMA, FINDINGS_SCHEMA = _schemas()
+_NOT_NULL_IMAGES = ("image_id", "relpath", "status", "format")
+
+
+def image_row(record: ImageRecord, *, uniqueness: float | None = None, n_findings: int = 0, n_redacted: int = 0) -> dict[str, Any]:
+    """Row dict for ``images.parquet`` from a discovery record plus scan/sanitize counts."""
+    return {
+        "image_id": record.image_id, "relpath": record.relpath, "sha256": record.sha256, "status": record.status,
+        "error": record.error, "format": record.format, "modality": record.modality, "rows": record.rows,
+        "cols": record.cols, "frames": record.frames, "label": record.label, "uniqueness": uniqueness,
+        "n_findings": int(n_findings), "n_redacted": int(n_redacted),
+    }  # fmt: skip
+
+
+def finding_row(f: Finding) -> dict[str, Any]:
+    """Row dict for ``findings.parquet`` (the marker ``descriptor`` is not stored)."""
+    return {
+        "finding_id": f.finding_id, "image_id": f.image_id, "relpath": f.relpath, "frame": int(f.frame),
+        "kind": f.kind, "x0": f.bbox.x0, "y0": f.bbox.y0, "x1": f.bbox.x1, "y1": f.bbox.y1, "text": f.text,
+        "confidence": float(f.confidence), "key": f.key, "doc_freq": int(f.doc_freq), "is_rare": bool(f.is_rare),
+        "phi_type": f.phi_type, "action": f.action, "reasons": list(f.reasons), "residual_ok": f.residual_ok,
+    }  # fmt: skip
+
+
+def row_to_finding(row: dict[str, Any]) -> Finding:
+    """Inverse of :func:`finding_row`."""
+    return Finding(
+        finding_id=row["finding_id"], image_id=row["image_id"], relpath=row["relpath"], frame=int(row["frame"]),
+        kind=row["kind"], bbox=BBox(int(row["x0"]), int(row["y0"]), int(row["x1"]), int(row["y1"])),
+        text=row["text"] or "", confidence=float(row["confidence"]), key=row["key"] or "",
+        doc_freq=int(row["doc_freq"]), is_rare=bool(row["is_rare"]), phi_type=row["phi_type"] or "",
+        action=row["action"], reasons=tuple(row["reasons"] or ()), residual_ok=row["residual_ok"],
+    )  # fmt: skip
+
+
+def _check_rows(rows: list[dict[str, Any]], schema: Any, not_null: tuple[str, ...]) -> None:
+    names = set(schema.names)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise TypeError(f"row {i} must be a dict, not {type(row).__name__}")
+        missing, extra = names - row.keys(), row.keys() - names
+        if missing or extra:
+            raise ValueError(f"row {i} does not match the schema: missing {sorted(missing)}, unknown {sorted(extra)}")
+        nulls = [k for k in not_null if row[k] is None]
+        if nulls:
+            raise ValueError(f"row {i} has empty required columns {nulls}")
+
+
+def _write(path: str | os.PathLike[str], rows: list[dict[str, Any]], schema: Any, mode: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows, schema=schema)
+    with atomic_output(path, mode=mode) as tmp:
+        pq.write_table(table, tmp)
+
+
+def write_images_table(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *, mode: int = 0o644) -> int:
+    """Write ``images.parquet`` atomically from row dicts (see :func:`image_row`); returns the row count."""
+    rows = list(rows)
+    _check_rows(rows, IMAGES_SCHEMA, _NOT_NULL_IMAGES)
+    _write(path, rows, IMAGES_SCHEMA, mode)
+    return len(rows)
+
+
+def write_findings_table(path: str | os.PathLike[str], findings: Iterable[Finding], *, mode: int = 0o600) -> int:
+    """Write ``findings.parquet`` atomically (mode 0600: it holds recognised text); returns the row count."""
+    rows = []
+    for f in findings:
+        if not isinstance(f, Finding):
+            raise TypeError(f"findings must be Finding records, not {type(f).__name__}")
+        rows.append(finding_row(f))
+    _write(path, rows, FINDINGS_SCHEMA, mode)
+    return len(rows)
+
+
+def _read(path: str | os.PathLike[str], schema: Any) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    missing = set(schema.names) - set(table.column_names)
+    if missing:
+        raise ValueError(f"{os.fspath(path)} lacks columns {sorted(missing)}; was it written by ufmclean?")
+    return table.select(schema.names).to_pylist()
+
+
+def read_images_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows of ``images.parquet`` as dicts (schema column order)."""
+    return _read(path, IMAGES_SCHEMA)
+
+
+def read_findings_table(path: str | os.PathLike[str]) -> list[Finding]:
+    """Rows of ``findings.parquet`` as :class:`Finding` records (``descriptor`` empty)."""
+    return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA)]
