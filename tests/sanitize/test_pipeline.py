@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import stat
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from ufmclean.io import discover
 from ufmclean.policy import load_policy
+from ufmclean.records import BBox, Finding
+from ufmclean.tables import image_row, read_images_table, write_findings_table, write_images_table
 from ufmclean.pipeline.sanitize import SanitizeOptions, finalize_sanitize, make_id_batches, sanitize_batch
 
 from .helpers import ContrastReader, draw_text, textured
@@ -39,18 +39,16 @@ def scanned(tmp_path: Path) -> tuple[Path, Path]:
     cv2.imwrite(str(inp / "sub" / "c.png"), with_text)
     records = discover(inp)
     run.mkdir()
-    img_rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "path"} for r in records]
+    img_rows = [image_row(r, uniqueness=0.5, n_findings=1) for r in records]
     ids = {r.relpath: r.image_id for r in records}
 
     def f(fid, rel, box, phi=""):
-        return {"finding_id": fid, "image_id": ids[rel], "relpath": rel, "frame": 0, "kind": "text",
-                "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3], "text": TEXT, "confidence": 0.9,
-                "key": "ab1234", "doc_freq": 2, "is_rare": True, "phi_type": phi, "action": "keep",
-                "reasons": [], "residual_ok": None}
+        return Finding(finding_id=fid, image_id=ids[rel], relpath=rel, frame=0, kind="text", bbox=BBox(*box),
+                       text=TEXT, confidence=0.9, key="ab1234", doc_freq=2, is_rare=True, phi_type=phi)
 
     fnd_rows = [f("f1", "a.png", BOX, "id"), f("f2", "sub/c.png", (10, 10, 50, 38))]  # c: box covers half the text
-    pq.write_table(pa.Table.from_pylist(img_rows), run / "images.parquet")
-    pq.write_table(pa.Table.from_pylist(fnd_rows), run / "findings.parquet")
+    write_images_table(run / "images.parquet", img_rows)
+    write_findings_table(run / "findings.parquet", fnd_rows)
     return inp, run
 
 
@@ -86,6 +84,7 @@ def test_batch_and_finalize(scanned: tuple[Path, Path]) -> None:
     assert (fnd["f1"]["action"], fnd["f1"]["reasons"], fnd["f1"]["residual_ok"]) == ("inpaint", ["phi:id", "rare"], True)
     assert fnd["f2"]["residual_ok"] is False and "residual-escalated" in fnd["f2"]["reasons"]
     assert stat.S_IMODE((run / "findings.parquet").stat().st_mode) == 0o600
+    assert len(read_images_table(run / "images.parquet")) == 3  # still readable through the base schema
     report = run / "report.html"
     assert stat.S_IMODE(report.stat().st_mode) == 0o600 and TEXT not in report.read_text()
 

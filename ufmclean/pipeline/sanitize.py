@@ -32,11 +32,14 @@ from ufmclean.errors import UfmError, UsageError
 from ufmclean.policy import Policy, decide, summarize_decisions
 from ufmclean.records import Finding, LoadedImage
 from ufmclean.report.thumbs import make_thumbnail, save_thumbnails
+from ufmclean.tables import read_findings_table, write_findings_table
 
 log = logging.getLogger(__name__)
 
 PART_VERSION = 1
 PHI_MODE = 0o600
+#: Columns this stage adds to ``images.parquet`` (readers of the base schema ignore them).
+SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,41 +68,51 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     return pq.read_table(path).to_pylist() if path.is_file() else []
 
 
-def finding_from_row(row: dict[str, Any]) -> Finding:
-    """Rebuild a :class:`Finding` from a ``findings.parquet`` row."""
-    from ufmclean.records import BBox
+def _images_schema() -> Any:
+    """``images.parquet`` schema of :mod:`ufmclean.tables` plus the sanitize columns (nullable)."""
+    import pyarrow as pa
 
-    reasons = row.get("reasons") or ()
-    if isinstance(reasons, str):
-        reasons = tuple(r for r in reasons.split(",") if r)
-    return Finding(
-        finding_id=str(row["finding_id"]), image_id=str(row["image_id"]), relpath=str(row.get("relpath") or ""),
-        frame=int(row.get("frame") or 0), kind=row["kind"],
-        bbox=BBox(int(row["x0"]), int(row["y0"]), int(row["x1"]), int(row["y1"])),
-        text=str(row.get("text") or ""), confidence=float(row.get("confidence") if row.get("confidence") is not None else 1.0),
-        key=str(row.get("key") or ""), doc_freq=int(row.get("doc_freq") or 0), is_rare=bool(row.get("is_rare")),
-        phi_type=str(row.get("phi_type") or ""), action=row.get("action") or "keep", reasons=tuple(reasons),
-        residual_ok=row.get("residual_ok"),
-    )
+    from ufmclean.tables import IMAGES_SCHEMA
+
+    extra = [pa.field(name, pa.string()) for name in SANITIZE_IMAGE_COLUMNS if name not in IMAGES_SCHEMA.names]
+    return pa.schema([*IMAGES_SCHEMA, *extra])
 
 
-def _write_table(rows: list[dict[str, Any]], path: Path, *, mode: int) -> None:
+def _write_table(rows: list[dict[str, Any]], path: Path, *, mode: int, schema: Any = None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from ufmclean.io.atomic import atomic_output
 
     with atomic_output(path, mode=mode) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
 
 
 def _record_from_row(row: dict[str, Any], input_dir: Path):  # -> ImageRecord
+    """ImageRecord for an ``images.parquet`` row, pointing into ``input_dir``."""
     from ufmclean.io.atomic import safe_join
     from ufmclean.records import ImageRecord
 
     fields = {f: row.get(f) for f in ImageRecord.__slots__ if f in row}  # type: ignore[attr-defined]
-    fields["path"] = str(safe_join(input_dir, row["relpath"]))
+    path = safe_join(input_dir, row["relpath"])
+    fields["path"] = str(path)
+    fields["size_bytes"] = path.stat().st_size if path.is_file() else 0
     return ImageRecord(**fields)
+
+
+def _check_unchanged(record: Any) -> None:
+    """Raise LoadError when the input file is gone or differs from what the scan hashed."""
+    from ufmclean.errors import LoadError
+
+    h = hashlib.sha256()
+    try:
+        with open(record.path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        raise LoadError("input file is missing or unreadable since the scan; re-run sanitize to rescan") from None
+    if record.sha256 and h.hexdigest() != record.sha256:
+        raise LoadError("input file changed since the scan; re-run sanitize to rescan it")
 
 
 def batch_key(members: Sequence[tuple[str, str]], policy: Policy, options: SanitizeOptions) -> str:
@@ -136,6 +149,7 @@ def _sanitize_one(record: Any, findings: list[Finding], *, run_dir: Path, policy
     dest = safe_join(run_dir / "clean", record.relpath)
     kwargs = {"max_pixels": options.max_pixels} if options.max_pixels else {}
     try:
+        _check_unchanged(record)
         loaded = load_image(record, **kwargs)
         outcome = clean_image(loaded, findings, policy=policy, engine=engine)
         findings = list(outcome.findings)
@@ -204,9 +218,9 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
         counts = Counter(r["clean_status"] for r in rows)
         return _batch_summary(key, counts, len(rows), cached=True)
     by_image: dict[str, list[Finding]] = {}
-    for r in _read_rows(run / "findings.parquet"):
-        if r["image_id"] in wanted:
-            by_image.setdefault(r["image_id"], []).append(finding_from_row(r))
+    for f in read_findings_table(run / "findings.parquet"):
+        if f.image_id in wanted:
+            by_image.setdefault(f.image_id, []).append(f)
     if engine is None and policy.residual_check and policy.action != "flag":
         from ufmclean.ocr import get_engine
 
@@ -280,23 +294,23 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
         row["clean_status"] = part["clean_status"] if part else ("skipped" if status == "skipped" else "error")
         row["clean_note"] = (part or {}).get("clean_note") or ("" if part else (row.get("error") or ""))
         row["n_redacted"] = int((part or {}).get("n_redacted") or 0)
-    findings = _read_rows(run / "findings.parquet")
-    for row in findings:
-        part = fnd_rows.get(row["finding_id"])
-        row["action"] = part["action"] if part else "keep"
-        row["reasons"] = list(part["reasons"] or []) if part else ["not-sanitized"]
-        row["residual_ok"] = part["residual_ok"] if part else None
-    _write_table(images, run / "images.parquet", mode=0o644)
-    _write_table(findings, run / "findings.parquet", mode=PHI_MODE)
+    findings = []
+    for f in read_findings_table(run / "findings.parquet"):
+        part = fnd_rows.get(f.finding_id)
+        findings.append(f.with_(action=part["action"], reasons=tuple(part["reasons"] or ()), residual_ok=part["residual_ok"])
+                        if part else f.with_(action="keep", reasons=("not-sanitized",), residual_ok=None))
+    schema = _images_schema()
+    _write_table([{k: r.get(k) for k in schema.names} for r in images], run / "images.parquet", mode=0o644, schema=schema)
+    write_findings_table(run / "findings.parquet", findings, mode=PHI_MODE)
     keep = {r["relpath"] for r in images if r["clean_status"] in ("written", "copied")}
     pruned = _prune_clean(run, keep)
-    decisions = summarize_decisions(finding_from_row(r) for r in findings)
+    decisions = summarize_decisions(findings)
     by_status = dict(Counter(r["clean_status"] for r in images))
     out = {
         "n_images": len(images),
         "by_clean_status": by_status,
         "decisions": decisions,
-        "n_residual_failures": sum(r["residual_ok"] is False for r in findings),
+        "n_residual_failures": sum(f.residual_ok is False for f in findings),
         "n_stale_removed": pruned,
     }
     summary_path = run / "summary.json"
