@@ -360,13 +360,13 @@ def run_sanitize(
     dict
         ``{"scan": <run_scan counts>, "sanitize": <finalize counts>, "n_batches": int}``.
     """
-    from ufmclean.pipeline import scan as scan_stage
-
     inp, run = Path(input_dir), Path(run_dir)
     if not inp.is_dir():
         raise UsageError(f"input folder {inp} does not exist")
     if workers < 1:
         raise UsageError("workers must be >= 1")
+    from ufmclean.pipeline import scan as scan_stage
+
     if scan_options is None:
         changes: dict[str, Any] = {"device": options.device}
         if policy.rare_max_images is not None:

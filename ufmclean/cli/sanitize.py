@@ -1,0 +1,53 @@
+"""``ufmclean sanitize INPUT --out RUN``: scan + decide + redact + check (wiring over
+:func:`ufmclean.pipeline.sanitize.run_sanitize`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sanitize`` subcommand to ``app``."""
+
+    @app.command("sanitize")
+    def sanitize_cmd(  # noqa: PLR0913 - one option per flag
+        input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
+        out: Annotated[Path, typer.Option("--out", help="Run folder: tables, clean/ copies, report.html.")],
+        action: Annotated[Optional[str], typer.Option("--action", help="inpaint | mask | flag (report only).")] = None,  # noqa: UP045
+        policy_file: Annotated[Optional[Path], typer.Option("--policy", help="Policy TOML file (see docs).")] = None,  # noqa: UP045
+        rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
+        workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu, cuda, cuda:N.")] = "auto",
+        show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
+    ) -> None:
+        """Remove rare and PHI text, rare markers and overlays from INPUT into RUN/clean/, check the result, write RUN/report.html."""
+        from rich.console import Console
+
+        from ufmclean.errors import UsageError
+        from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
+        from ufmclean.policy import load_policy
+
+        console = Console(stderr=True)
+        try:
+            policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
+            options = SanitizeOptions(device=device, show_text=show_text)
+            done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
+            result = run_sanitize(input_dir, out, policy=policy, options=options, workers=workers, progress=done)
+        except UsageError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        s = result["sanitize"]
+        by = s["by_clean_status"]
+        console.print(
+            "images: " + ", ".join(f"{v} {k}" for k, v in sorted(by.items()))
+            + f"; findings by action: {s['decisions']['by_action']}; residual failures: {s['n_residual_failures']}"
+        )
+        if s.get("report"):
+            console.print(f"report: {s['report']}")
+        partial = by.get("error", 0) or by.get("held", 0) or by.get("flagged", 0)
+        raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
