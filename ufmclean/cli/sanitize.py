@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         policy_file: Annotated[Optional[Path], typer.Option("--policy", help="Policy TOML file (see docs).")] = None,  # noqa: UP045
         rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
         workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
-        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu, cuda, cuda:N.")] = "auto",
+        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
         show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
     ) -> None:
         """Remove rare and PHI text, rare markers and overlays from INPUT into RUN/clean/, check the result, write RUN/report.html."""

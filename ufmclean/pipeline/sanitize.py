@@ -224,7 +224,7 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     if engine is None and policy.residual_check and policy.action != "flag":
         from ufmclean.ocr import get_engine
 
-        engine = get_engine(options.device)
+        engine = get_engine(options.device, strategy="full")  # small crops: CRAFT on all of each
     part_rows: list[dict[str, Any]] = []
     for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
         record = _record_from_row(images[iid], inp)
