@@ -104,3 +104,12 @@ def test_thumbnail_scale() -> None:
     assert (t.width, t.height, t.scale) == (256, 128, 0.25)
     with pytest.raises(ValueError):
         make_thumbnail(np.zeros((4, 4), np.uint16))
+
+
+def test_thumbnail_cap_keeps_review_images_first() -> None:
+    images, findings = _rows()
+    thumb = make_thumbnail(np.zeros((20, 20), np.uint8))
+    html = render_report(images, findings, thumbs={i["image_id"]: (thumb, None) for i in images}, max_thumbnails=1)
+    p = _Collector()
+    p.feed(html)
+    assert p.imgs == 1 and len(p.rows) == 3

@@ -168,7 +168,7 @@ def _sanitize_one(record: Any, findings: list[Finding], *, run_dir: Path, policy
             res = write_image(loaded, new_raw, dest, method=method if outcome.new_raw is not None else "overlays removed",
                               remove_overlays=outcome.remove_overlays)
             row.update(clean_status="written", clean_note="; ".join(res.notes), transfer_syntax_out=res.transfer_syntax_out)
-        if options.thumbnails and findings:
+        if options.thumbnails and any(f.action != "keep" or f.is_rare for f in findings):
             g = _display_frame_for(loaded, findings)
             before = make_thumbnail(_thumb_view(loaded.display[g]), max_side=options.thumb_size, frame_index=g)
             after = None

@@ -80,6 +80,7 @@ def render_report(
     thumbs: Mapping[str, tuple[Thumbnail | None, Thumbnail | None]] | None = None,
     summary: Mapping[str, Any] | None = None,
     show_text: bool = False,
+    max_thumbnails: int = 1000,
 ) -> str:
     """Render the report HTML from table rows (dicts shaped like images/findings.parquet rows).
 
@@ -94,6 +95,9 @@ def render_report(
         ``summary.json`` content (counts and settings only).
     show_text : bool
         Show recognised text instead of masked text.
+    max_thumbnails : int
+        Pictures are embedded for at most this many images, those needing review first (keeps the
+        file small on big datasets; every image is still listed).
 
     Returns
     -------
@@ -138,6 +142,8 @@ def render_report(
             "tw": before.width if before else 0, "th": before.height if before else 0, "frame": shown_frame,
         })
     cards.sort(key=lambda c: (-c["review"], str(c["image"].get("relpath"))))
+    for c in cards[max_thumbnails:]:
+        c.update(before=None, after=None, boxes=[])
     counts = {
         "images": len(images),
         "by_status": dict(Counter(str(i.get("status") or "ok") for i in images)),
