@@ -44,13 +44,32 @@ def read_dataset(path: str, *, stop_before_pixels: bool = False) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom warnings may quote header values (PHI)
-            return pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+            ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+            _infer_transfer_syntax(ds)
+            return ds
     except InvalidDicomError as exc:
         raise LoadError(f"not a valid DICOM file ({type(exc).__name__}); check the file is DICOM Part 10") from None
     except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise LoadError(
             f"DICOM header could not be parsed ({type(exc).__name__}); the file is truncated or corrupt - re-export it"
         ) from None
+
+
+def _infer_transfer_syntax(ds: Any) -> None:
+    """Preamble-less files have no file meta: record the encoding pydicom detected as their transfer syntax."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    if implicit is None:
+        return
+    uid = ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    meta.TransferSyntaxUID = uid
 
 
 def _int(ds: Any, keyword: str, default: int | None = None) -> int | None:

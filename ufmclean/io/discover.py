@@ -7,6 +7,7 @@ Formats are sniffed from magic bytes, never from extensions. Symlinked folders a
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import logging
 import os
@@ -137,14 +138,15 @@ def _walk(root: Path) -> list[ImageRecord]:
                 is_dir = entry.is_dir(follow_symlinks=True)
                 is_file = entry.is_file(follow_symlinks=True)
             except OSError as exc:
-                out.append(ImageRecord(**row, status="error", error=f"entry could not be inspected ({exc.strerror})"))
+                reason = "symlink loop; fix or remove the link" if exc.errno == errno.ELOOP else f"entry could not be inspected ({exc.strerror})"
+                out.append(ImageRecord(**row, status="error", error=reason))
                 continue
             if is_link and not is_dir and not is_file:
                 try:
                     os.stat(entry.path)
                     reason = "special file behind a symlink; not an image"
                 except OSError as exc:
-                    reason = ("symlink loop" if "loop" in str(exc.strerror).lower() else "broken symlink") + "; fix or remove the link"
+                    reason = ("symlink loop" if exc.errno == errno.ELOOP else "broken symlink") + "; fix or remove the link"
                 out.append(ImageRecord(**row, status="error", error=reason))
                 continue
             if is_dir:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,56 @@ from ufmclean.records import ImageRecord, LoadedImage
 __all__ = ["load_raster", "raster_header_info"]
 
 
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _png_header(fh: Any) -> tuple[int, int, int]:
+    head = fh.read(26)
+    if len(head) < 26 or head[12:16] != b"IHDR":
+        raise ValueError("no IHDR chunk")
+    width, height = struct.unpack(">II", head[16:24])
+    samples = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(head[25])
+    if samples is None:
+        raise ValueError("bad colour type")
+    return height, width, samples
+
+
+def _jpeg_header(fh: Any) -> tuple[int, int, int]:
+    if fh.read(2) != b"\xff\xd8":
+        raise ValueError("no SOI marker")
+    while True:
+        byte = fh.read(1)
+        if not byte:
+            raise ValueError("no frame header before end of file")
+        if byte != b"\xff":
+            continue
+        marker = fh.read(1)
+        while marker == b"\xff":
+            marker = fh.read(1)
+        if not marker:
+            raise ValueError("truncated marker")
+        m = marker[0]
+        if m in (0x01, 0xD8) or 0xD0 <= m <= 0xD7 or m == 0x00:
+            continue
+        length_bytes = fh.read(2)
+        if len(length_bytes) < 2:
+            raise ValueError("truncated segment")
+        length = struct.unpack(">H", length_bytes)[0]
+        if m in _SOF:
+            seg = fh.read(6)
+            if len(seg) < 6:
+                raise ValueError("truncated frame header")
+            _, height, width, comps = struct.unpack(">BHHB", seg)
+            return height, width, comps
+        if m == 0xDA:
+            raise ValueError("scan data before a frame header")
+        fh.seek(length - 2, 1)
+
+
 def raster_header_info(path: str, fmt: str) -> dict[str, Any]:
     """Size from the file header without decoding pixels: ``rows``, ``cols``, ``frames``, ``samples``.
 
+    PNG (IHDR) and JPEG (SOF segment) headers are parsed directly; TIFF through tifffile.
     Raises :class:`LoadError` when the header cannot be parsed.
     """
     try:
@@ -27,12 +75,11 @@ def raster_header_info(path: str, fmt: str) -> dict[str, Any]:
                 first = pages[0]
                 samples = int(getattr(first, "samplesperpixel", 1) or 1)
                 return {"rows": int(first.imagelength), "cols": int(first.imagewidth), "frames": len(pages), "samples": samples}
-        from PIL import Image
-
-        with Image.open(path) as im:  # lazy: reads the header only
-            w, h = im.size
-            samples = len(im.getbands())
-            return {"rows": int(h), "cols": int(w), "frames": 1, "samples": samples}
+        with open(path, "rb") as fh:
+            rows, cols, samples = _png_header(fh) if fmt == "png" else _jpeg_header(fh)
+        return {"rows": rows, "cols": cols, "frames": 1, "samples": samples}
+    except OSError as exc:
+        raise LoadError(f"{fmt.upper()} file could not be read ({exc.strerror or type(exc).__name__})") from None
     except Exception as exc:
         raise LoadError(f"{fmt.upper()} header could not be read ({type(exc).__name__}); the file is truncated or corrupt") from None
 
