@@ -21,10 +21,11 @@ The rules, in order (first match wins for the action, reasons accumulate):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -208,11 +209,14 @@ def _rare(finding: Finding, policy: Policy) -> bool:
     return finding.doc_freq <= policy.rare_max_images
 
 
-def decide_one(finding: Finding, policy: Policy, *, _allow: Sequence[re.Pattern[str]] | None = None,
-               _deny: Sequence[re.Pattern[str]] | None = None) -> Finding:
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+
+def decide_one(finding: Finding, policy: Policy) -> Finding:
     """Return ``finding`` with ``action`` and ``reasons`` set by ``policy`` (the input is not changed)."""
-    allow = _allow if _allow is not None else [re.compile(p, re.IGNORECASE) for p in policy.allow]
-    deny = _deny if _deny is not None else [re.compile(p, re.IGNORECASE) for p in policy.deny]
+    allow, deny = _compiled(policy.allow), _compiled(policy.deny)
     remove = policy.action
     reasons: list[str] = []
     action: str | None = None
@@ -271,9 +275,7 @@ def decide(findings: Iterable[Finding], policy: Policy) -> list[Finding]:
     """
     if not isinstance(policy, Policy):
         raise TypeError("decide() needs a ufmclean.policy.Policy")
-    allow = [re.compile(p, re.IGNORECASE) for p in policy.allow]
-    deny = [re.compile(p, re.IGNORECASE) for p in policy.deny]
-    return [decide_one(f, policy, _allow=allow, _deny=deny) for f in findings]
+    return [decide_one(f, policy) for f in findings]
 
 
 def summarize_decisions(findings: Iterable[Finding]) -> dict[str, dict[str, int]]:
