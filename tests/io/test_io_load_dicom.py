@@ -205,3 +205,16 @@ def test_error_text_masks_quoted_values():
 
     msg = decode_failure_message("1.2.840.10008.1.2.1", ValueError("invalid literal for int(): 'DOE^JOHN'"))
     assert "DOE" not in msg and "<value>" in msg
+
+
+def test_pydicom_log_messages_have_values_masked(caplog):
+    import logging
+    import warnings
+
+    import ufmclean.io.dicom  # noqa: F401  (installs the filter)
+    from pydicom.misc import warn_and_log
+
+    with caplog.at_level(logging.WARNING, logger="pydicom"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warn_and_log(f"Invalid value for VR PN: '{FAKE_NAME}'")
+    assert caplog.records and FAKE_NAME not in caplog.text and "<value>" in caplog.text

@@ -13,6 +13,7 @@ __all__ = [
     "CodecInfo",
     "codec_info",
     "decode_failure_message",
+    "mask_quoted",
     "lossless_encoder_available",
     "transfer_syntax_name",
 ]
@@ -155,9 +156,14 @@ def _pydicom_version() -> str:
 _QUOTED = re.compile(r"(\'[^\']*\'|\"[^\"]*\")")
 
 
+def mask_quoted(text: str) -> str:
+    """Replace quoted substrings (pydicom quotes offending header values in messages) by ``'<value>'``."""
+    return _QUOTED.sub("'<value>'", text)
+
+
 def _short(exc: BaseException) -> str:
     """Exception type and message with quoted substrings masked (they may echo header values)."""
-    text = _QUOTED.sub("'<value>'", " ".join(str(exc).split()))
+    text = mask_quoted(" ".join(str(exc).split()))
     if len(text) > 240:
         text = text[:237] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
 import numpy as np
 
 from ufmclean.errors import DecompressionBombError, LoadError, MissingCodecError
-from ufmclean.io.codecs import codec_info, decode_failure_message, transfer_syntax_name
+from ufmclean.io.codecs import codec_info, decode_failure_message, mask_quoted, transfer_syntax_name
 from ufmclean.io.display import dicom_display
 from ufmclean.io.overlays import extract_overlays
 from ufmclean.records import HeaderSeeds, ImageRecord, LoadedImage
@@ -34,6 +35,21 @@ _OTHER_TAGS = (
     "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "StationName", "PatientAddress",
     "PatientTelephoneNumbers", "PatientAge", "MilitaryRank", "BranchOfService",
 )  # fmt: skip
+
+
+class _MaskQuotedValues(logging.Filter):
+    """pydicom logs warnings such as "Invalid value for VR DA: '19710304'": mask quoted values (PHI)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_quoted(record.getMessage())
+        record.args = ()
+        return True
+
+
+for _name in ("pydicom", "pydicom.pixels.decoders.base", "pydicom.pixels.encoders.base"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _MaskQuotedValues) for f in _logger.filters):
+        _logger.addFilter(_MaskQuotedValues())
 
 
 def read_dataset(path: str, *, stop_before_pixels: bool = False) -> Any:
@@ -82,6 +98,12 @@ def _int(ds: Any, keyword: str, default: int | None = None) -> int | None:
 
 def dicom_header_info(ds: Any) -> dict[str, Any]:
     """Cheap header facts: ``modality``, ``rows``, ``cols``, ``frames`` (None when absent)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _header_info(ds)
+
+
+def _header_info(ds: Any) -> dict[str, Any]:
     modality = ds.get("Modality")
     return {
         "modality": str(modality) if modality else None,
