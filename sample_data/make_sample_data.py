@@ -294,7 +294,7 @@ def main(out: Path) -> None:
         w.writerow(["relpath", "label"])
         w.writerows(labels)
     meta = {"root": "images", "size": SIZE, "n_images": N_IMAGES, "seed": SEED,
-            "codecs": {rel: (p["codec"] or "png") for (rel, _), p in zip(labels, plans)}, "items": truth}  # fmt: skip
+            "codecs": {rel: (p["codec"] or "png") for (rel, _), p in zip(labels, plans, strict=True)}, "items": truth}  # fmt: skip
     (out / "ground_truth.json").write_text(json.dumps(meta, indent=1) + "\n")
     copy_pydicom_files(out / "pydicom_files")
 

@@ -52,7 +52,9 @@ IMAGES_SCHEMA, FINDINGS_SCHEMA = _schemas()
 _NOT_NULL_IMAGES = ("image_id", "relpath", "status", "format")
 
 
-def image_row(record: ImageRecord, *, uniqueness: float | None = None, n_findings: int = 0, n_redacted: int = 0) -> dict[str, Any]:
+def image_row(
+    record: ImageRecord, *, uniqueness: float | None = None, n_findings: int = 0, n_redacted: int = 0
+) -> dict[str, Any]:
     """Row dict for ``images.parquet`` from a discovery record plus scan/sanitize counts."""
     return {
         "image_id": record.image_id, "relpath": record.relpath, "sha256": record.sha256, "status": record.status,

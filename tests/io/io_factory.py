@@ -63,7 +63,11 @@ def gradient(h: int = 32, w: int = 48, dtype: type = np.uint8, hi: int = 255) ->
 
 def tree_digest(root: Path) -> dict[str, str]:
     """sha256 of every file under ``root`` keyed by relative path."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def ramp(h: int, w: int, hi: int, dtype: type = np.uint16) -> np.ndarray:

@@ -211,8 +211,9 @@ def test_pydicom_log_messages_have_values_masked(caplog):
     import logging
     import warnings
 
-    import ufmclean.io.dicom  # noqa: F401  (installs the filter)
     from pydicom.misc import warn_and_log
+
+    import ufmclean.io.dicom  # noqa: F401  (installs the filter)
 
     with caplog.at_level(logging.WARNING, logger="pydicom"), warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -13,7 +13,10 @@ from ufmclean.io import discover, load_image, write_image
 FOLDERS = ("pydicom_test_files", "pydicom_data_store")
 # Known hard cases and the words their error must contain.
 EXPECTED_FAILURES = {
-    "liver_deflate.dcm": (MissingCodecError, ("1.2.840.10008.1.2.8.1", "Deflated Image Frame Compression", "no decoder")),
+    "liver_deflate.dcm": (
+        MissingCodecError,
+        ("1.2.840.10008.1.2.8.1", "Deflated Image Frame Compression", "no decoder"),
+    ),
 }
 
 
@@ -61,7 +64,9 @@ def test_overlay_and_monochrome1_files(shared_data):
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "image_dfl.dcm"])
+@pytest.mark.parametrize(
+    "name", ["MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "image_dfl.dcm"]
+)
 def test_shared_write_back_keeps_lossless_syntax(shared_data, tmp_path, name):
     folder = shared_data / "pydicom_test_files"
     if not (folder / name).is_file():

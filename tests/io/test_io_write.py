@@ -112,7 +112,9 @@ def test_shape_dtype_and_destination_checked(tmp_path):
         write_image(li, li.raw.copy(), tmp_path / "o.dcm", method=" ")
 
 
-@pytest.mark.parametrize("ext,dtype", [(".png", np.uint8), (".png", np.uint16), (".tif", np.uint16), (".jpg", np.uint8)])
+@pytest.mark.parametrize(
+    "ext,dtype", [(".png", np.uint8), (".png", np.uint16), (".tif", np.uint16), (".jpg", np.uint8)]
+)
 def test_raster_round_trip(tmp_path, ext, dtype):
     arr = ramp(24, 24, 60000 if dtype == np.uint16 else 255, dtype)
     src = tmp_path / "in" / f"r{ext}"
@@ -148,3 +150,21 @@ def test_safe_join_and_atomic_write(tmp_path):
     p = atomic_write_bytes(root / "d" / "f.bin", b"abc", mode=0o600)
     assert p.read_bytes() == b"abc" and (p.stat().st_mode & 0o777) == 0o600
     assert [q.name for q in (root / "d").iterdir()] == ["f.bin"]
+
+
+def test_failed_verification_leaves_no_file(tmp_path, monkeypatch):
+    import importlib
+
+    from ufmclean.errors import WriteError
+
+    w = importlib.import_module("ufmclean.io.write")
+    src = save(make_ds(gradient()), tmp_path / "in" / "d.dcm")
+    li = load_image(record(src, "d.dcm"))
+
+    def fail(*a, **k):
+        raise WriteError("simulated")
+
+    monkeypatch.setattr(w, "_verify_dicom", fail)
+    with pytest.raises(WriteError, match="simulated"):
+        write_image(li, li.raw.copy(), tmp_path / "out" / "d.dcm", method="mask")
+    assert list((tmp_path / "out").iterdir()) == []

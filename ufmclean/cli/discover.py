@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
         out: Annotated[Path, typer.Option("--out", help="Run folder for images.parquet and summary.json.")],
         labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label.")] = None,  # noqa: UP045
-        max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse images with more values than this.")] = DEFAULT_MAX_PIXELS,
+        max_pixels: Annotated[
+            int, typer.Option("--max-pixels", help="Refuse images with more values than this.")
+        ] = DEFAULT_MAX_PIXELS,
     ) -> None:
         """Find every image under INPUT, decode it once and record status per file in RUN/images.parquet."""
         from rich.console import Console

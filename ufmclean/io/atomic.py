@@ -48,7 +48,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
                 fh.flush()
                 os.fsync(fh.fileno())
     except OSError as exc:
-        raise WriteError(f"could not write {dest.name}: {exc.strerror or exc}; check the output folder is writable") from exc
+        raise WriteError(
+            f"could not write {dest.name}: {exc.strerror or exc}; check the output folder is writable"
+        ) from exc
     return dest
 
 

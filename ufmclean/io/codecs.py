@@ -19,9 +19,7 @@ __all__ = [
 ]
 
 #: Uncompressed (native) transfer syntaxes: pixels are stored as plain arrays.
-NATIVE = frozenset(
-    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
-)
+NATIVE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
 
 #: Transfer syntaxes whose compression is lossless (re-encoding them keeps pixel values).
 LOSSLESS = frozenset(

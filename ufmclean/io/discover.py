@@ -132,13 +132,19 @@ def _walk(root: Path) -> list[ImageRecord]:
             continue
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            row = dict(image_id=image_id_for(rel), relpath=rel, path=entry.path, sha256="", size_bytes=0, format="unknown")
+            row = dict(
+                image_id=image_id_for(rel), relpath=rel, path=entry.path, sha256="", size_bytes=0, format="unknown"
+            )
             try:
                 is_link = entry.is_symlink()
                 is_dir = entry.is_dir(follow_symlinks=True)
                 is_file = entry.is_file(follow_symlinks=True)
             except OSError as exc:
-                reason = "symlink loop; fix or remove the link" if exc.errno == errno.ELOOP else f"entry could not be inspected ({exc.strerror})"
+                reason = (
+                    "symlink loop; fix or remove the link"
+                    if exc.errno == errno.ELOOP
+                    else f"entry could not be inspected ({exc.strerror})"
+                )
                 out.append(ImageRecord(**row, status="error", error=reason))
                 continue
             if is_link and not is_dir and not is_file:
@@ -146,7 +152,9 @@ def _walk(root: Path) -> list[ImageRecord]:
                     os.stat(entry.path)
                     reason = "special file behind a symlink; not an image"
                 except OSError as exc:
-                    reason = ("symlink loop" if exc.errno == errno.ELOOP else "broken symlink") + "; fix or remove the link"
+                    reason = (
+                        "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
+                    ) + "; fix or remove the link"
                 out.append(ImageRecord(**row, status="error", error=reason))
                 continue
             if is_dir:
@@ -177,7 +185,9 @@ def read_labels_csv(path: str | os.PathLike[str]) -> dict[str, str]:
             fields = set(reader.fieldnames or ())
             if not {"relpath", "label"} <= fields:
                 raise UsageError(f"labels CSV {Path(path).name} needs a header with columns 'relpath,label'")
-            return {row["relpath"].strip().replace("\\", "/"): row["label"].strip() for row in reader if row.get("relpath")}
+            return {
+                row["relpath"].strip().replace("\\", "/"): row["label"].strip() for row in reader if row.get("relpath")
+            }
     except OSError as exc:
         raise UsageError(f"labels CSV {Path(path).name} could not be read ({exc.strerror})") from None
 

@@ -29,7 +29,9 @@ def _place(mask: np.ndarray, ov: np.ndarray, origin_row: int, origin_col: int) -
     mask[rs:re, cs:ce] |= ov[rs - r0 : re - r0, cs - c0 : ce - c0]
 
 
-def extract_overlays(ds: Any, *, n_frames: int, rows: int, cols: int) -> tuple[tuple[OverlayPlane, ...], tuple[str, ...]]:
+def extract_overlays(
+    ds: Any, *, n_frames: int, rows: int, cols: int
+) -> tuple[tuple[OverlayPlane, ...], tuple[str, ...]]:
     """Non-empty overlay planes of ``ds``, one per (group, image frame), masks shaped ``(rows, cols)``.
 
     The overlay origin ``(gggg,0050)`` (1-based row, col) and, for multi-frame overlays, the
@@ -57,7 +59,9 @@ def extract_overlays(ds: Any, *, n_frames: int, rows: int, cols: int) -> tuple[t
         if n_ov <= 1 and ov_frames.shape[0] == 1:
             targets = [(f, ov_frames[0]) for f in range(n_frames)]
         else:
-            targets = [(first - 1 + i, ov_frames[i]) for i in range(ov_frames.shape[0]) if 0 <= first - 1 + i < n_frames]
+            targets = [
+                (first - 1 + i, ov_frames[i]) for i in range(ov_frames.shape[0]) if 0 <= first - 1 + i < n_frames
+            ]
         for frame, ov in targets:
             mask = np.zeros((rows, cols), dtype=bool)
             _place(mask, ov, o_row, o_col)

@@ -74,14 +74,21 @@ def raster_header_info(path: str, fmt: str) -> dict[str, Any]:
                 pages = tif.pages
                 first = pages[0]
                 samples = int(getattr(first, "samplesperpixel", 1) or 1)
-                return {"rows": int(first.imagelength), "cols": int(first.imagewidth), "frames": len(pages), "samples": samples}
+                return {
+                    "rows": int(first.imagelength),
+                    "cols": int(first.imagewidth),
+                    "frames": len(pages),
+                    "samples": samples,
+                }
         with open(path, "rb") as fh:
             rows, cols, samples = _png_header(fh) if fmt == "png" else _jpeg_header(fh)
         return {"rows": rows, "cols": cols, "frames": 1, "samples": samples}
     except OSError as exc:
         raise LoadError(f"{fmt.upper()} file could not be read ({exc.strerror or type(exc).__name__})") from None
     except Exception as exc:
-        raise LoadError(f"{fmt.upper()} header could not be read ({type(exc).__name__}); the file is truncated or corrupt") from None
+        raise LoadError(
+            f"{fmt.upper()} header could not be read ({type(exc).__name__}); the file is truncated or corrupt"
+        ) from None
 
 
 def _guard(info: dict[str, Any], *, max_pixels: int) -> None:
@@ -119,7 +126,9 @@ def _read_tiff(path: str) -> np.ndarray:
                     a = np.moveaxis(a, 0, -1)
                 frames.append(a)
     except Exception as exc:
-        raise LoadError(f"TIFF pixel data could not be decoded ({type(exc).__name__}); the file is truncated, corrupt or uses an unsupported compression") from None
+        raise LoadError(
+            f"TIFF pixel data could not be decoded ({type(exc).__name__}); the file is truncated, corrupt or uses an unsupported compression"
+        ) from None
     shapes = {f.shape for f in frames}
     if len(shapes) != 1:
         raise LoadError("TIFF pages have different sizes; split the pages into separate files")
@@ -155,4 +164,6 @@ def load_raster(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
         photometric = "RGB" if raw.shape[-1] == 3 else "RGBA"
         display = rgb_to_uint8(raw)
     rec = record.with_(rows=int(raw.shape[1]), cols=int(raw.shape[2]), frames=int(raw.shape[0]))
-    return LoadedImage(record=rec, raw=raw, display=np.ascontiguousarray(display), photometric=photometric, notes=tuple(notes))
+    return LoadedImage(
+        record=rec, raw=raw, display=np.ascontiguousarray(display), photometric=photometric, notes=tuple(notes)
+    )

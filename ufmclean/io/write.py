@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ufmclean.errors import UsageError, WriteError
-from ufmclean.io.atomic import atomic_output, atomic_write_bytes
+from ufmclean.io.atomic import atomic_output
 from ufmclean.io.codecs import NATIVE, codec_info, transfer_syntax_name
 from ufmclean.io.overlays import OVERLAY_GROUPS
 from ufmclean.records import LoadedImage, WriteResult
@@ -95,6 +95,8 @@ def _write_raster(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, verif
         photometric = "rgb" if new_raw.ndim == 4 else "minisblack"
         with atomic_output(dest) as tmp:
             tifffile.imwrite(tmp, data, photometric=photometric, compression="zlib")
+            if verify:
+                _verify_raster(loaded, new_raw, tmp)
         notes.append("TIFF written losslessly (zlib)")
     else:
         if new_raw.shape[0] != 1:
@@ -111,14 +113,20 @@ def _write_raster(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, verif
             raise WriteError(f"cannot write format {fmt!r}")
         if not ok:
             raise WriteError(f"OpenCV could not encode the {fmt.upper()} image ({img.dtype}, shape {img.shape})")
-        atomic_write_bytes(dest, buf.tobytes())
-    if verify and fmt in ("png", "tiff"):
-        from ufmclean.io.load import load_image
-
-        back = load_image(loaded.record.with_(path=str(dest)), max_pixels=max(new_raw.size * 2, 1))
-        if not np.array_equal(back.raw, new_raw):
-            raise WriteError(f"written {fmt.upper()} does not read back to the same pixels")
+        with atomic_output(dest) as tmp:
+            tmp.write_bytes(buf.tobytes())
+            if verify and fmt == "png":
+                _verify_raster(loaded, new_raw, tmp)
     return WriteResult(dest=str(dest), notes=tuple(notes))
+
+
+def _verify_raster(loaded: LoadedImage, new_raw: np.ndarray, path: Path) -> None:
+    """The lossless file at ``path`` (not yet renamed into place) must read back to ``new_raw``."""
+    from ufmclean.io.load import load_image
+
+    back = load_image(loaded.record.with_(path=str(path)), max_pixels=max(new_raw.size * 2, 1))
+    if not np.array_equal(back.raw, new_raw):
+        raise WriteError(f"written {loaded.record.format.upper()} does not read back to the same pixels")
 
 
 # ------------------------------------------------------------------------------------------------ DICOM
@@ -158,9 +166,13 @@ def _store_pixels(ds: Any, arr: np.ndarray, photometric: str) -> None:
     try:
         ds.set_pixel_data(np.ascontiguousarray(data), photometric, bits_stored, generate_instance_uid=False)
     except NotImplementedError as exc:
-        raise WriteError(f"pydicom cannot store these pixels ({type(exc).__name__}); write is not supported for this file") from None
+        raise WriteError(
+            f"pydicom cannot store these pixels ({type(exc).__name__}); write is not supported for this file"
+        ) from None
     except ValueError as exc:
-        raise WriteError(f"pixel values do not fit the stored bit depth ({bits_stored} bits): {type(exc).__name__}") from None
+        raise WriteError(
+            f"pixel values do not fit the stored bit depth ({bits_stored} bits): {type(exc).__name__}"
+        ) from None
     if had_frames and "NumberOfFrames" not in ds:
         ds.NumberOfFrames = frames
 
@@ -201,9 +213,13 @@ def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method
                         ds.compress(ts_in, generate_instance_uid=False)
                         ts_out = ts_in
                     except Exception as exc:
-                        notes.append(f"re-encoding as {info.name} failed ({type(exc).__name__}); written as Explicit VR Little Endian")
+                        notes.append(
+                            f"re-encoding as {info.name} failed ({type(exc).__name__}); written as Explicit VR Little Endian"
+                        )
                 elif not info.lossless:
-                    notes.append(f"{info.name} is lossy; written as Explicit VR Little Endian to avoid a second lossy generation")
+                    notes.append(
+                        f"{info.name} is lossy; written as Explicit VR Little Endian to avoid a second lossy generation"
+                    )
                 else:
                     notes.append(f"no encoder installed for {info.name}; written as Explicit VR Little Endian")
             if loaded.photometric != pi_in and not str(ds.PhotometricInterpretation).startswith("YBR"):
@@ -229,14 +245,17 @@ def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method
                 else:
                     ds.save_as(tmp, enforce_file_format=True)
             except Exception as exc:
-                raise WriteError(f"DICOM could not be written ({type(exc).__name__}); the source header may be incomplete") from None
-    if verify:
-        _verify_dicom(loaded, new_raw, dest, lossless=codec_info(str(ts_out)).lossless)
+                raise WriteError(
+                    f"DICOM could not be written ({type(exc).__name__}); the source header may be incomplete"
+                ) from None
+            if verify:  # before the rename: a bad file never lands at dest
+                _verify_dicom(loaded, new_raw, tmp, ts_out=str(ts_out))
     return WriteResult(dest=str(dest), transfer_syntax_in=ts_in, transfer_syntax_out=str(ts_out),
                        sop_instance_uid_old=old_uid, sop_instance_uid_new=new_uid, notes=tuple(notes))  # fmt: skip
 
 
-def _verify_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, lossless: bool) -> None:
+def _verify_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, ts_out: str) -> None:
+    """Re-read ``dest``: it must decode, with ``new_raw``'s shape, and to ``new_raw`` exactly when lossless."""
     from ufmclean.errors import LoadError
     from ufmclean.io.load import load_image
 
@@ -246,5 +265,5 @@ def _verify_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, lossl
         raise WriteError(f"written DICOM does not decode again: {exc}") from None
     if back.raw.shape != new_raw.shape:
         raise WriteError(f"written DICOM decodes to shape {back.raw.shape}, expected {new_raw.shape}")
-    if lossless and not np.array_equal(back.raw, new_raw):
-        raise WriteError(f"written DICOM ({transfer_syntax_name(None)}) does not decode to the written pixels")
+    if codec_info(ts_out).lossless and not np.array_equal(back.raw, new_raw):
+        raise WriteError(f"written DICOM ({transfer_syntax_name(ts_out)}) does not decode to the written pixels")
