@@ -25,6 +25,7 @@ def tree(tmp_path):
     save(make_ds(gradient()), root / "dogs" / "b.dcm")
     (root / "dogs" / "notes.dcm").write_bytes(os.urandom(300))  # random bytes named .dcm
     (root / "dogs" / "empty.png").write_bytes(b"")
+    (root / "dogs" / "cine.zip").write_bytes(b"PK\x03\x04" + bytes(100))
     return root
 
 
@@ -39,6 +40,7 @@ def test_sniffs_magic_bytes_not_extension(tree):
     assert recs["dogs/b.dcm"].format == "dicom"
     assert recs["dogs/notes.dcm"].status == "skipped" and "not an image" in recs["dogs/notes.dcm"].error
     assert recs["dogs/empty.png"].status == "skipped" and "empty" in recs["dogs/empty.png"].error
+    assert recs["dogs/cine.zip"].status == "skipped" and "extract" in recs["dogs/cine.zip"].error
 
 
 def test_sorted_ids_hashes_and_header_fields(tree):

@@ -103,6 +103,9 @@ def _record_for_file(path: str, relpath: str) -> ImageRecord:
         return ImageRecord(**base, sha256=sha, size_bytes=0, format="unknown", status="skipped",
                            error="empty file (0 bytes); not an image")  # fmt: skip
     fmt = sniff_format(path, head)
+    if fmt == "unknown" and head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf")):
+        return ImageRecord(**base, sha256=sha, size_bytes=size, format="unknown", status="skipped",
+                           error="archive (zip/gzip/7z): archives are not opened; extract it into the input folder")  # fmt: skip
     if fmt == "unknown":
         return ImageRecord(**base, sha256=sha, size_bytes=size, format="unknown", status="skipped",
                            error="not an image: no DICOM, PNG, JPEG or TIFF signature")  # fmt: skip
