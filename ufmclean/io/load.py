@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from ufmclean.errors import LoadError
 from ufmclean.records import ImageRecord, LoadedImage
 
@@ -19,8 +21,9 @@ def load_image(record: ImageRecord, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     """
     if not isinstance(record, ImageRecord):
         raise TypeError(f"record must be an ImageRecord, not {type(record).__name__}")
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}")
+    max_pixels = int(max_pixels)
     if record.format == "unknown":
         raise LoadError(record.error or "not an image: no DICOM, PNG, JPEG or TIFF signature")
     try:
