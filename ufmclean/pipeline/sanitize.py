@@ -32,7 +32,7 @@ from ufmclean.errors import UfmError, UsageError
 from ufmclean.policy import Policy, decide, summarize_decisions
 from ufmclean.records import Finding, LoadedImage
 from ufmclean.report.thumbs import make_thumbnail, save_thumbnails
-from ufmclean.tables import read_findings_table, write_findings_table
+from ufmclean.tables import read_findings_table, row_to_finding, write_findings_table
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,14 @@ class SanitizeOptions:
 
 
 # ------------------------------------------------------------------------------------------ tables
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+def _read_rows(path: Path, *, image_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a Parquet table (only those of ``image_ids`` when given; read with a filter)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(path).to_pylist() if path.is_file() else []
+    if not path.is_file():
+        return []
+    filters = [("image_id", "in", list(image_ids))] if image_ids is not None else None
+    return pq.read_table(path, filters=filters).to_pylist()
 
 
 def _images_schema() -> Any:
@@ -207,7 +211,7 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     """
     run, inp = Path(run_dir), Path(input_dir)
     wanted = set(image_ids)
-    images = {r["image_id"]: r for r in _read_rows(run / "images.parquet") if r["image_id"] in wanted}
+    images = {r["image_id"]: r for r in _read_rows(run / "images.parquet", image_ids=sorted(wanted))}
     missing = wanted - set(images)
     if missing:
         raise UsageError(f"{len(missing)} image id(s) are not in {run / 'images.parquet'}; run the scan first")
@@ -218,9 +222,8 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
         counts = Counter(r["clean_status"] for r in rows)
         return _batch_summary(key, counts, len(rows), cached=True)
     by_image: dict[str, list[Finding]] = {}
-    for f in read_findings_table(run / "findings.parquet"):
-        if f.image_id in wanted:
-            by_image.setdefault(f.image_id, []).append(f)
+    for r in _read_rows(run / "findings.parquet", image_ids=sorted(wanted)):
+        by_image.setdefault(r["image_id"], []).append(row_to_finding(r))
     if engine is None and policy.residual_check and policy.action != "flag":
         from ufmclean.ocr import get_engine
 
