@@ -102,3 +102,24 @@ def test_flag_policy_writes_nothing_with_findings(scanned: tuple[Path, Path]) ->
     out = finalize_sanitize(run, policy=policy, options=options)
     assert out["by_clean_status"] == {"flagged": 2, "copied": 1}
     assert sorted(p.name for p in (run / "clean").rglob("*.png")) == ["b.png"]
+
+
+def test_unexpected_error_is_a_row_not_a_crash(scanned: tuple[Path, Path]) -> None:
+    from ufmclean.redact.writeback import sanitize_image
+
+    inp, run = scanned
+    rec = next(r for r in discover(inp) if r.relpath == "a.png")
+    bad = Finding(finding_id="x", image_id=rec.image_id, relpath=rec.relpath, frame=5, kind="text",
+                  bbox=BBox(1, 1, 5, 5), text="SECRET", action="inpaint")
+    row, out = sanitize_image(rec, [bad], clean_root=run / "clean", policy=load_policy(), engine=None)
+    assert row["clean_status"] == "error" and "internal error" in row["clean_note"] and "SECRET" not in row["clean_note"]
+    assert not (run / "clean" / "a.png").exists() and out == [bad]
+
+
+def test_held_image_gets_attempt_thumbnail(scanned: tuple[Path, Path]) -> None:
+    inp, run = scanned
+    policy, options = load_policy(), SanitizeOptions(batch_size=8, report=False)
+    for ids in make_id_batches(run, batch_size=8):
+        sanitize_batch(ids, input_dir=inp, run_dir=run, policy=policy, options=options, engine=ContrastReader(TEXT))
+    held = next(r for r in discover(inp) if r.relpath == "sub/c.png")
+    assert (run / ".work" / "thumbs" / f"{held.image_id}.after.jpg").is_file()

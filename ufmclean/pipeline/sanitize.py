@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,12 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ufmclean.errors import UfmError, UsageError
+from ufmclean.errors import UsageError
 from ufmclean.policy import Policy, decide, summarize_decisions
-from ufmclean.records import Finding, LoadedImage
-from ufmclean.report.thumbs import make_thumbnail, save_thumbnails
+from ufmclean.records import Finding
+from ufmclean.redact.writeback import sanitize_image
 from ufmclean.tables import read_findings_table, row_to_finding, write_findings_table
 
 log = logging.getLogger(__name__)
@@ -104,21 +101,6 @@ def _record_from_row(row: dict[str, Any], input_dir: Path):  # -> ImageRecord
     return ImageRecord(**fields)
 
 
-def _check_unchanged(record: Any) -> None:
-    """Raise LoadError when the input file is gone or differs from what the scan hashed."""
-    from ufmclean.errors import LoadError
-
-    h = hashlib.sha256()
-    try:
-        with open(record.path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError:
-        raise LoadError("input file is missing or unreadable since the scan; re-run sanitize to rescan") from None
-    if record.sha256 and h.hexdigest() != record.sha256:
-        raise LoadError("input file changed since the scan; re-run sanitize to rescan it")
-
-
 def batch_key(members: Sequence[tuple[str, str]], policy: Policy, options: SanitizeOptions) -> str:
     """Hash of the batch members' ``(relpath, sha256)``, the policy and the options (24 hex chars)."""
     h = hashlib.sha256()
@@ -127,68 +109,6 @@ def batch_key(members: Sequence[tuple[str, str]], policy: Policy, options: Sanit
 
 
 # ------------------------------------------------------------------------------------------- batch
-def _display_frame_for(loaded: LoadedImage, findings: Sequence[Finding]) -> int:
-    counts = Counter(f.frame for f in findings if f.action != "keep")
-    return counts.most_common(1)[0][0] if counts else 0
-
-
-def _copy_file(src: Path, dest: Path) -> None:
-    from ufmclean.io.atomic import atomic_output
-
-    with atomic_output(dest, mode=0o644) as tmp:
-        shutil.copyfile(src, tmp)
-
-
-def _sanitize_one(record: Any, findings: list[Finding], *, run_dir: Path, policy: Policy,
-                  options: SanitizeOptions, engine: Any) -> tuple[dict[str, Any], list[Finding]]:
-    """Process one image; returns its part row and its findings (PHI stays in the part file only)."""
-    from ufmclean.io import load_image
-    from ufmclean.io.atomic import safe_join
-    from ufmclean.io.write import write_image
-    from ufmclean.redact.clean import clean_image
-    from ufmclean.redact.residual import display_like
-
-    row: dict[str, Any] = {"image_id": record.image_id, "clean_status": "error", "clean_note": "",
-                           "n_redacted": 0, "n_escalated": 0, "transfer_syntax_out": None}
-    dest = safe_join(run_dir / "clean", record.relpath)
-    kwargs = {"max_pixels": options.max_pixels} if options.max_pixels else {}
-    try:
-        _check_unchanged(record)
-        loaded = load_image(record, **kwargs)
-        outcome = clean_image(loaded, findings, policy=policy, engine=engine)
-        findings = list(outcome.findings)
-        row.update(n_redacted=outcome.n_redacted, n_escalated=outcome.n_escalated)
-        flagged = any(f.action == "flag" for f in findings)
-        if outcome.held:
-            row.update(clean_status="held", clean_note=outcome.note)
-        elif flagged and outcome.new_raw is None and not outcome.remove_overlays:
-            row.update(clean_status="flagged", clean_note="policy action is flag: review the flagged items; not written")
-        elif outcome.new_raw is None and not outcome.remove_overlays:
-            _copy_file(Path(record.path), dest)
-            row.update(clean_status="copied")
-        else:
-            new_raw = loaded.raw if outcome.new_raw is None else outcome.new_raw
-            method = "mask" if any(f.action == "mask" for f in findings) else policy.action
-            res = write_image(loaded, new_raw, dest, method=method if outcome.new_raw is not None else "overlays removed",
-                              remove_overlays=outcome.remove_overlays)
-            row.update(clean_status="written", clean_note="; ".join(res.notes), transfer_syntax_out=res.transfer_syntax_out)
-        if options.thumbnails and any(f.action != "keep" or f.is_rare for f in findings):
-            g = _display_frame_for(loaded, findings)
-            before = make_thumbnail(_thumb_view(loaded.display[g]), max_side=options.thumb_size, frame_index=g)
-            after = None
-            if outcome.new_raw is not None:
-                after_disp = display_like(outcome.new_raw[g], loaded.raw[g], loaded.display[g])
-                after = make_thumbnail(_thumb_view(after_disp), max_side=options.thumb_size, frame_index=g)
-            save_thumbnails(run_dir / ".work" / "thumbs", record.image_id, before, after)
-    except UfmError as exc:
-        row.update(clean_status="error", clean_note=str(exc))
-    return row, findings
-
-
-def _thumb_view(frame: np.ndarray) -> np.ndarray:
-    return frame[..., :3] if frame.ndim == 3 else frame
-
-
 def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: str | Path, policy: Policy,
                    options: SanitizeOptions, engine: Any | None = None) -> dict[str, Any]:
     """Sanitize the images ``image_ids`` of a scanned run; writes one resumable part file.
@@ -232,7 +152,9 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
         record = _record_from_row(images[iid], inp)
         decided = decide(by_image.get(iid, []), policy)
-        row, done = _sanitize_one(record, decided, run_dir=run, policy=policy, options=options, engine=engine)
+        row, done = sanitize_image(record, decided, clean_root=run / "clean", policy=policy, engine=engine,
+                                   thumbs_dir=(run / ".work" / "thumbs") if options.thumbnails else None,
+                                   thumb_size=options.thumb_size, max_pixels=options.max_pixels)
         part_rows.append({"row": "image", **row, "finding_id": None, "action": None, "reasons": None, "residual_ok": None})
         part_rows += [{"row": "finding", "image_id": iid, "finding_id": f.finding_id, "action": f.action,
                        "reasons": list(f.reasons), "residual_ok": f.residual_ok} for f in done]

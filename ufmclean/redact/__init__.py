@@ -4,6 +4,7 @@ from ufmclean.redact.apply import RedactionRegion, redact_image, regions_for_ima
 from ufmclean.redact.clean import CleanOutcome, clean_image
 from ufmclean.redact.masks import stroke_mask
 from ufmclean.redact.residual import ResidualResult, check_residual
+from ufmclean.redact.writeback import sanitize_image
 
 __all__ = [
     "CleanOutcome",
@@ -13,5 +14,6 @@ __all__ = [
     "check_residual",
     "redact_image",
     "regions_for_image",
+    "sanitize_image",
     "stroke_mask",
 ]

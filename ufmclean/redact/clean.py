@@ -22,7 +22,8 @@ class CleanOutcome:
     """What to do with one image after redaction (PHI-free apart from the pixels).
 
     ``new_raw`` is ``None`` when no pixel changed (copy the file as it is unless ``remove_overlays``).
-    ``held`` images must not be written to ``clean/``; ``note`` says why.
+    ``held`` images must not be written to ``clean/``; ``note`` says why, and ``attempt`` holds the
+    redacted pixels that failed the check (for the review report only).
     """
 
     new_raw: np.ndarray | None
@@ -33,6 +34,7 @@ class CleanOutcome:
     n_redacted: int = 0
     n_regions: int = 0
     n_escalated: int = 0
+    attempt: np.ndarray | None = None
 
 
 def _display_after(loaded: LoadedImage, new_raw: np.ndarray, frames: set[int]) -> np.ndarray:
@@ -129,4 +131,5 @@ def clean_image(
         n_redacted=len(pixel) + len(overlays),
         n_regions=len(regions),
         n_escalated=len(escalate),
+        attempt=new_raw if held else None,
     )
