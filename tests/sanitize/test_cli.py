@@ -45,3 +45,13 @@ def test_report_rebuild_masks_unless_show_text(tmp_path) -> None:
     assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o600
     res = runner.invoke(_app(), ["report", str(tmp_path), "--show-text"])
     assert res.exit_code == 0 and all(s in (tmp_path / "report.html").read_text() for s in PHI)
+
+
+def test_show_policy_prints_a_loadable_default(tmp_path) -> None:
+    from ufmclean.policy import default_policy, load_policy
+
+    res = CliRunner().invoke(_app(), ["sanitize", "--show-policy"])
+    assert res.exit_code == 0
+    path = tmp_path / "p.toml"
+    path.write_text(res.output)
+    assert load_policy(path) == default_policy()

@@ -11,6 +11,14 @@ import typer
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
 
 
+def _print_default_policy(value: bool) -> None:
+    if value:
+        from ufmclean.policy import DEFAULT_POLICY_TOML
+
+        typer.echo(DEFAULT_POLICY_TOML, nl=False)
+        raise typer.Exit(EXIT_OK)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``sanitize`` subcommand to ``app``."""
 
@@ -24,6 +32,8 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
         show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
+        show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
+                                                  help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
     ) -> None:
         """Remove rare and PHI text, rare markers and overlays from INPUT into RUN/clean/, check the result, write RUN/report.html."""
         from rich.console import Console
