@@ -36,7 +36,9 @@ from ufmclean.records import Finding
 RemoveAction = Literal["flag", "inpaint", "mask"]
 
 #: PHI types the scan's typer may emit (``phi_type``); ``header`` marks a header-value match.
-KNOWN_PHI_TYPES = ("name", "date", "time", "id", "age", "address", "phone", "email", "header")
+KNOWN_PHI_TYPES = ("name", "date", "time", "id", "age", "address", "phone", "email", "header", "other")
+#: Spellings the typer may use for "no PHI".
+_NO_PHI = {"", "none", "no", "false", "0"}
 
 DEFAULT_POLICY_TOML = '''\
 # ufmclean sanitising policy. Every key is optional; unknown keys are an error.
@@ -50,7 +52,7 @@ remove_rare_text = true
 remove_rare_markers = true
 # PHI-typed text is removed whatever its frequency; header matches are always removed.
 remove_phi = true
-phi_types = ["name", "date", "time", "id", "age", "address", "phone", "email", "header"]
+phi_types = ["name", "date", "time", "id", "age", "address", "phone", "email", "header", "other"]
 # Overlay planes (DICOM 60xx) carrying text or marks are removed from the written file.
 remove_overlays = true
 # Text read with lower OCR confidence than this gets a "low-confidence" reason (still decided as usual).
@@ -199,8 +201,14 @@ def load_policy(path: str | Path | None = None, **overrides: Any) -> Policy:
 
 
 def _phi_tokens(phi_type: str) -> list[str]:
-    """Split a scan ``phi_type`` such as ``"header:name"`` or ``"date,id"`` into known type tokens."""
-    return [t for t in re.split(r"[\s,;|+:/]+", phi_type.lower()) if t]
+    """Split a scan ``phi_type`` such as ``"header:name"`` or ``"date,id"`` into known type tokens.
+
+    A non-empty type with no known token (e.g. ``"dob"``) becomes ``"other"``: unknown PHI is still PHI.
+    """
+    if phi_type.strip().lower() in _NO_PHI:
+        return []
+    words = [t for t in re.split(r"[^a-z]+", phi_type.lower()) if t]
+    return [t for t in words if t in KNOWN_PHI_TYPES] or ["other"]
 
 
 def _rare(finding: Finding, policy: Policy) -> bool:
