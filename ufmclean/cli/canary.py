@@ -1,0 +1,40 @@
+"""``ufmclean canary``: wiring over :func:`ufmclean.verify.canary.make_canary`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ufmclean.errors import UfmError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``canary`` subcommand to ``app``."""
+
+    @app.command("canary")
+    def canary_cmd(
+        input_dir: Path = typer.Argument(..., help="Dataset folder (never modified)."),
+        out: Path = typer.Option(..., "--out", help="New folder for the canaried copy (hard links + stamped files)."),
+        text: Optional[str] = typer.Option(None, "--text", help="Canary text to stamp (synthetic, e.g. a fake name)."),
+        patch: Optional[Path] = typer.Option(None, "--patch", help="Grey PNG to stamp instead of text (non-zero = drawn)."),
+        k: int = typer.Option(1, "--k", help="Number of training images to stamp."),
+        label: Optional[str] = typer.Option(None, "--class", help="Stamp only images of this class."),
+        seed: int = typer.Option(0, "--seed", help="Seed choosing the images."),
+        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
+        x: float = typer.Option(0.12, "--x", help="Left edge as a fraction of the width."),
+        y: float = typer.Option(0.12, "--y", help="Top edge as a fraction of the height."),
+        height: float = typer.Option(0.07, "--height", help="Text height as a fraction of the image height."),
+    ) -> None:
+        """Stamp a canary into k training images of a copy of INPUT and write canary.json there."""
+        from ufmclean.verify.canary import make_canary
+
+        try:
+            info = make_canary(input_dir, out, text=text, patch_png=patch, k=k, label=label, seed=seed,
+                               labels_csv=labels, box_frac=(x, y), height_frac=height)
+        except UfmError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"canary stamped into {info['k']} training image(s) of class {info['class']}; "
+                   f"{info['n_files_copied']} files in the copy; see canary.json")

@@ -1,0 +1,67 @@
+"""``ufmclean verify``: wiring over :func:`ufmclean.verify.run.run_verify` and the report writers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ufmclean.errors import UfmError
+
+
+def _print_table(doc: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="M score: seeds significant before → after")
+    for col in ("feature", "source", "white/A", "grey/A", "black/A", "white/B"):
+        table.add_column(col)
+    for s in doc["summary"]:
+        cells = []
+        for key in ("white/A", "grey/A", "black/A", "white/B"):
+            t = s["tests"].get(key)
+            cells.append(f"{t['sig_before']}→{t['sig_after']}/{s['n_seeds']}" if t else "–")
+        table.add_row(s["feature_id"], s["source"], *cells)
+    con = Console()
+    con.print(table)
+    b, a = doc["probe"]["before"], doc["probe"]["after"]
+    con.print(f"probe accuracy {b['accuracy']:.3f} → {a['accuracy']:.3f} (device {b['device']}, {doc['wall_seconds']} s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``verify`` subcommand to ``app``."""
+
+    @app.command("verify")
+    def verify_cmd(
+        original: Path = typer.Option(..., "--original", help="Original dataset folder (may hold canary.json)."),
+        sanitized: Path = typer.Option(..., "--sanitized", help="Sanitize run folder (uses RUN/clean/ and findings.parquet)."),
+        out: Path = typer.Option(..., "--out", help="Folder for verify.json, plots, Grad-CAM and verify.html."),
+        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
+        seeds: int = typer.Option(3, "--seeds", help="Number of probe seeds."),
+        size: int = typer.Option(64, "--size", help="Probe input size (64/128/224)."),
+        model: str = typer.Option("cnn", "--model", help="cnn | resnet18"),
+        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+        epochs: int = typer.Option(10, "--epochs", help="Training epochs."),
+        ood: Optional[Path] = typer.Option(None, "--ood", help="Out-of-distribution images for the black-box setting "
+                                           "(default: held-out images flipped upside down)."),
+        alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold."),
+        max_features: int = typer.Option(50, "--max-features", help="Score at most this many removed findings."),
+        gradcam: int = typer.Option(4, "--gradcam-images", help="Evaluation images per Grad-CAM strip (0: none)."),
+    ) -> None:
+        """Train the same probe on the original and the sanitised data and compare M scores per removed feature."""
+        from ufmclean.verify.run import VerifyOptions, run_verify
+        from ufmclean.verify.report import write_report
+        from ufmclean.verify.gradcam import gradcam_for_run
+
+        try:
+            opts = VerifyOptions(seeds=seeds, size=size, model=model, device=device, epochs=epochs, alpha=alpha,
+                                 labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
+                                 max_features=max_features, gradcam_images=gradcam)
+            doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))
+            pngs = gradcam_for_run(art, out / "gradcam", model_name=model, n_images=gradcam) if gradcam > 0 else []
+            write_report(doc, out, gradcam_pngs=pngs)
+        except UfmError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        _print_table(doc)

@@ -1,0 +1,7 @@
+"""Verification: train a probe on the original and the sanitised dataset and compare M scores.
+
+Modules: ``models`` (probe networks), ``data`` (dataset -> arrays, split), ``train`` (seeded training,
+prediction), ``mscore`` (families A and B), ``features`` (what to score), ``canary`` (positive control),
+``gradcam`` (attention maps), ``report`` (verify.json, plots, HTML) and ``run`` (the before/after driver).
+Heavy libraries (torch, matplotlib, grad-cam) are imported inside functions.
+"""

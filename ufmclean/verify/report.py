@@ -1,0 +1,124 @@
+"""verify.json, plots (matplotlib, Agg) and an HTML page (jinja2) for a verify run.
+
+Everything written holds feature ids, relpaths, boxes and numbers only — never recognised text.
+Files are written atomically (temp file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+TEMPLATE = "verify.html.j2"
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_json(doc: dict, dest: str | Path) -> Path:
+    """Write ``doc`` as indented JSON (NaN -> null) to ``dest`` atomically."""
+    dest = Path(dest)
+    _atomic_bytes(dest, json.dumps(doc, indent=1, allow_nan=False, default=_default).encode())
+    return dest
+
+
+def _default(o: object) -> object:
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _savefig(fig: object, dest: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
+    _atomic_bytes(dest, buf.getvalue())
+
+
+def plot_scores(doc: dict, dest: str | Path, *, setting: str = "white", family: str = "A") -> Path | None:
+    """Per feature: M before and after for every seed (dots; filled when ``p < alpha``). ``None`` if no rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in doc["features"] if r["setting"] == setting and r["family"] == family]
+    if not rows:
+        return None
+    alpha = doc["settings"]["alpha"]
+    fids = sorted({r["feature_id"] for r in rows}, key=lambda f: (f != "canary", f))
+    fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(fids) + 2), 3.2))
+    for i, fid in enumerate(fids):
+        for ph, dx, colour in (("before", -0.15, "tab:red"), ("after", 0.15, "tab:blue")):
+            for r in (r for r in rows if r["feature_id"] == fid):
+                m, p = r[f"m_{ph}"], r[f"p_{ph}"]
+                if m is None:
+                    continue
+                sig = p is not None and p < alpha
+                ax.scatter(i + dx, m, s=22, color=colour if sig else "none", edgecolors=colour,
+                           label=f"{ph} (filled: p<{alpha})" if (i == 0 and r["seed"] == 0) else None)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(fids)), [f[:12] for f in fids], rotation=30, ha="right")
+    ax.set_ylabel(f"M ({setting}-box, family {family})")
+    ax.legend(fontsize=7, loc="best")
+    dest = Path(dest)
+    _savefig(fig, dest)
+    plt.close(fig)
+    return dest
+
+
+def plot_accuracy(doc: dict, dest: str | Path) -> Path:
+    """Probe accuracy per seed, before vs after."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    for ph, colour in (("before", "tab:red"), ("after", "tab:blue")):
+        per = doc["probe"][ph]["per_seed"]
+        ax.plot([r["seed"] for r in per], [r["accuracy"] for r in per], "o-", color=colour, label=ph)
+    ax.set_xlabel("seed")
+    ax.set_ylabel("held-out accuracy")
+    ax.legend()
+    dest = Path(dest)
+    _savefig(fig, dest)
+    plt.close(fig)
+    return dest
+
+
+def write_html(doc: dict, dest: str | Path, *, images: list[str]) -> Path:
+    """Render the HTML page (template ``templates/verify.html.j2``) with ``images`` relative to ``dest``."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("ufmclean.verify", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    html = env.get_template(TEMPLATE).render(doc=doc, images=images)
+    dest = Path(dest)
+    _atomic_bytes(dest, html.encode())
+    return dest
+
+
+def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: list[str] = ()) -> dict:
+    """Write ``verify.json``, plots and ``verify.html`` into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": str(write_json(doc, out / "verify.json"))}
+    imgs = []
+    for setting, fam in (("white", "A"), ("grey", "A"), ("black", "A"), ("white", "B")):
+        p = plot_scores(doc, out / f"m_{setting}_{fam}.png", setting=setting, family=fam)
+        if p is not None:
+            imgs.append(p.name)
+    imgs.append(plot_accuracy(doc, out / "accuracy.png").name)
+    imgs += [str(Path(g).relative_to(out)) for g in gradcam_pngs]
+    paths["html"] = str(write_html(doc, out / "verify.html", images=imgs))
+    paths["images"] = imgs
+    return paths

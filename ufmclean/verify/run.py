@@ -1,0 +1,224 @@
+"""Before/after driver: train the same probe on the original and the sanitised data, score each feature.
+
+Data decisions (documented in verify.json ``settings``):
+- the sanitised dataset is ``RUN/clean/`` (or ``RUN`` itself when it has no ``clean/``);
+- files absent from it (held back for review, or failed) are dropped from both datasets;
+- one split (``split_seed``) for both; each probe seed trains a "before" and an "after" model;
+- every model is evaluated on the same images: the sanitised held-out split (accuracy, white/grey-box)
+  and an out-of-distribution set (black-box): ``--ood DIR`` (all images there, random labels) or, by
+  default, the sanitised held-out images flipped upside down with random labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ufmclean.errors import UfmError, UsageError
+from ufmclean.verify import data as vdata
+from ufmclean.verify.canary import read_canary
+from ufmclean.verify.features import Feature, canary_feature, finding_feature, removed_findings
+from ufmclean.verify.mscore import score_feature
+from ufmclean.verify.train import TrainConfig, accuracy_auroc, predict_proba, train_probe
+
+log = logging.getLogger(__name__)
+SETTINGS = ("white", "grey", "black")
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Options of a verify run (see the CLI for meanings)."""
+
+    seeds: int = 3
+    size: int = 64
+    model: str = "cnn"
+    device: str = "auto"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    width: int = 16
+    alpha: float = 0.05
+    split_seed: int = 0
+    eval_fraction: float = 0.2
+    labels_csv: str | None = None
+    label_column: str = "label"
+    ood_dir: str | None = None
+    max_features: int = 50
+    gradcam_images: int = 4
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise UsageError(f"--seeds must be >= 1, got {self.seeds}")
+        if self.size not in (32, 64, 128, 224, 256) and not 16 <= self.size <= 512:
+            raise UsageError(f"--size must be between 16 and 512, got {self.size}")
+        if not 0 < self.alpha < 1:
+            raise UsageError(f"alpha must be in (0, 1), got {self.alpha}")
+
+
+def _clean_root(sanitized: Path) -> Path:
+    return sanitized / "clean" if (sanitized / "clean").is_dir() else sanitized
+
+
+def _ood_set(options: VerifyOptions, eval_images: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, str]:
+    rng = np.random.default_rng(options.split_seed + 7919)
+    if options.ood_dir:
+        root = Path(options.ood_dir)
+        if not root.is_dir():
+            raise UsageError(f"--ood {root} is not a folder")
+        rels = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                      if p.is_file() and p.suffix.lower() in vdata.IMAGE_SUFFIXES)
+        items = [vdata.Item(r, "ood") for r in rels]
+        d = vdata.load_probe_data(root, items, size=options.size, classes=("ood",))
+        if len(d.images) < 2:
+            raise UsageError("--ood folder holds fewer than 2 readable images")
+        imgs, desc = d.images, f"folder ({len(d.images)} images)"
+    else:
+        imgs, desc = eval_images[:, ::-1, :].copy(), "held-out images flipped upside down"
+    return imgs, rng.integers(0, n_classes, size=len(imgs)), desc + ", random labels"
+
+
+def collect_features(original: Path, sanitized: Path, *, size: int, classes: tuple[str, ...],
+                     label_of: dict[str, str], max_features: int) -> tuple[list[Feature], dict]:
+    """Removed findings (first ``max_features`` by relpath) and the canary, with counts of skipped ones."""
+    feats: list[Feature] = []
+    rows = removed_findings(sanitized)
+    info = {"n_removed_findings": len(rows), "n_scored_findings": 0, "n_feature_errors": 0, "canary": False}
+    for row in rows[:max_features]:
+        lab = label_of.get(row["relpath"])
+        y_star = classes.index(lab) if lab in classes else None
+        try:
+            feats.append(finding_feature(original, row, size=size, y_star=y_star))
+            info["n_scored_findings"] += 1
+        except UfmError:
+            info["n_feature_errors"] += 1
+    spec = read_canary(original)
+    if spec is not None:
+        feats.append(canary_feature(spec, size=size, classes=classes))
+        info["canary"] = True
+    return feats, info
+
+
+def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOptions,
+               progress: Callable[[str], None] | None = None) -> tuple[dict, dict]:
+    """Run the before/after probe comparison. Returns ``(doc, artefacts)``: ``doc`` is verify.json's content
+    (ids, boxes, numbers only), ``artefacts`` holds the trained seed-0 probes and evaluation arrays for
+    Grad-CAM (``{"probes": {"before", "after"}, "eval_images", "features"}``)."""
+    t_start = time.perf_counter()
+    say = progress or (lambda msg: log.info("%s", msg))
+    original, sanitized = Path(original), Path(sanitized)
+    clean = _clean_root(sanitized)
+    items = vdata.list_items(original, labels_csv=options.labels_csv, label_column=options.label_column)
+    if not items:
+        raise UsageError("no labelled images in --original; pass --labels CSV or use class sub-folders")
+    present = [it for it in items if (clean / it.relpath).is_file()]
+    side = vdata.split_items(items, seed=options.split_seed, eval_fraction=options.eval_fraction)
+    train_items = [it for it in present if side[it.relpath] == vdata.TRAIN]
+    eval_items = [it for it in present if side[it.relpath] == vdata.EVAL]
+    if not train_items or not eval_items:
+        raise UsageError("the split left no training or no evaluation images; add images or change eval_fraction")
+    classes = tuple(sorted({it.label for it in items}))
+    say(f"reading {len(train_items)} training and {len(eval_items)} evaluation images at {options.size}px")
+    tr_before = vdata.load_probe_data(original, train_items, size=options.size, classes=classes)
+    tr_after = vdata.load_probe_data(clean, train_items, size=options.size, classes=classes)
+    ev = vdata.load_probe_data(clean, eval_items, size=options.size, classes=classes)
+    ood_x, ood_y, ood_desc = _ood_set(options, ev.images, len(classes))
+    feats, finfo = collect_features(original, sanitized, size=options.size, classes=classes,
+                                    label_of={it.relpath: it.label for it in items}, max_features=options.max_features)
+    cfg = TrainConfig(model=options.model, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
+                      device=options.device, width=options.width)
+    probe_rows: dict[str, list[dict]] = {"before": [], "after": []}
+    rows: list[dict] = []
+    artefacts: dict = {"probes": {}, "eval_images": ev.images, "eval_labels": ev.labels, "features": feats}
+    for seed in range(options.seeds):
+        scores = {}
+        for phase, d in (("before", tr_before), ("after", tr_after)):
+            say(f"seed {seed}: training the {phase} probe on {len(d.images)} images")
+            probe = train_probe(d.images, d.labels, n_classes=len(classes), config=cfg, seed=seed)
+            predict = lambda x, _p=probe: predict_proba(_p, x)  # noqa: E731
+            p_ev, p_ood = predict(ev.images), predict(ood_x)
+            acc, auc = accuracy_auroc(p_ev, ev.labels)
+            probe_rows[phase].append({"seed": seed, "accuracy": acc, "auroc": auc, "train_seconds": round(probe.seconds, 3),
+                                      "images_per_s": round(probe.images_per_s, 1), "device": probe.device})
+            for f in feats:
+                for setting in SETTINGS:
+                    x, y, pc = (ood_x, ood_y, p_ood) if setting == "black" else (ev.images, ev.labels, p_ev)
+                    ys = f.y_star if setting == "white" else None
+                    if setting == "white" and ys is None:
+                        continue
+                    rng = np.random.default_rng([seed, zlib.crc32(f.feature_id.encode()), SETTINGS.index(setting)])
+                    a, b = score_feature(predict, x, y, patch=f.patch, mask=f.mask, box=f.probe_box, y_star=ys,
+                                         rng=rng, p_clean=pc)
+                    if setting == "white":
+                        fam_b = ("label-aware", b.m_label, b.p_label_t, b.p_label_mw)
+                    else:
+                        fam_b = ("label-free", b.m_kl, b.p_kl_t, b.p_kl_mw)
+                    scores[(phase, f.feature_id, setting, "A")] = ("confidence-shift", a.m, a.p, float("nan"), a.k)
+                    scores[(phase, f.feature_id, setting, "B")] = fam_b + (ys if ys is not None else -1,)
+            if seed == 0:
+                artefacts["probes"][phase] = probe
+        for f in feats:
+            for setting in SETTINGS:
+                for fam in ("A", "B"):
+                    if ("before", f.feature_id, setting, fam) not in scores:
+                        continue
+                    sb, sa = scores[("before", f.feature_id, setting, fam)], scores[("after", f.feature_id, setting, fam)]
+                    rows.append({
+                        "feature_id": f.feature_id, "source": f.source, "relpath": f.relpath,
+                        "x0": f.box.x0, "y0": f.box.y0, "x1": f.box.x1, "y1": f.box.y1,
+                        "setting": setting, "family": fam, "statistic": sb[0], "seed": seed,
+                        "m_before": sb[1], "p_before": sb[2], "p_mw_before": sb[3], "class_before": sb[4],
+                        "m_after": sa[1], "p_after": sa[2], "p_mw_after": sa[3], "class_after": sa[4],
+                    })
+    doc = {
+        "settings": {**asdict(options), "classes": list(classes), "sanitized_root": "clean" if clean != sanitized else ".",
+                     "n_train": len(tr_before.images), "n_eval": len(ev.images), "n_ood": len(ood_x),
+                     "ood": ood_desc, "n_held_back": len(items) - len(present),
+                     "held_back_policy": "files missing from the sanitised data are excluded from both datasets",
+                     "eval_policy": "both probes are evaluated on the sanitised held-out split",
+                     "n_read_errors": len(tr_before.errors) + len(tr_after.errors) + len(ev.errors), **finfo},
+        "probe": {phase: _probe_summary(r) for phase, r in probe_rows.items()},
+        "features": _nan_to_none(rows),
+        "summary": summarise(rows, alpha=options.alpha, n_seeds=options.seeds),
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
+    }
+    return doc, artefacts
+
+
+def _probe_summary(rows: list[dict]) -> dict:
+    acc = [r["accuracy"] for r in rows]
+    auc = [r["auroc"] for r in rows if r["auroc"] is not None]
+    return {"accuracy": float(np.mean(acc)), "auroc": float(np.mean(auc)) if auc else None,
+            "train_seconds": float(np.sum([r["train_seconds"] for r in rows])), "device": rows[0]["device"],
+            "per_seed": rows}
+
+
+def _nan_to_none(rows: list[dict]) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in rows]
+
+
+def summarise(rows: list[dict], *, alpha: float, n_seeds: int) -> list[dict]:
+    """Per feature and (setting, family): how many seeds had ``p < alpha`` before and after, and mean M."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        s = out.setdefault(r["feature_id"], {"feature_id": r["feature_id"], "source": r["source"], "relpath": r["relpath"],
+                                             "x0": r["x0"], "y0": r["y0"], "x1": r["x1"], "y1": r["y1"], "n_seeds": n_seeds,
+                                             "tests": {}})
+        t = s["tests"].setdefault(f"{r['setting']}/{r['family']}", {"sig_before": 0, "sig_after": 0, "m_before": [], "m_after": []})
+        for ph in ("before", "after"):
+            p, m = r[f"p_{ph}"], r[f"m_{ph}"]
+            t[f"sig_{ph}"] += int(p is not None and np.isfinite(p) and p < alpha)
+            if m is not None and np.isfinite(m):
+                t[f"m_{ph}"].append(m)
+    for s in out.values():
+        for t in s["tests"].values():
+            for ph in ("before", "after"):
+                vals = t.pop(f"m_{ph}")
+                t[f"mean_m_{ph}"] = float(np.mean(vals)) if vals else None
+                t[f"frac_sig_{ph}"] = t[f"sig_{ph}"] / n_seeds
+    return list(out.values())

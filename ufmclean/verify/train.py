@@ -1,0 +1,164 @@
+"""Seeded, deterministic probe training and batched prediction.
+
+Recipe (the same for the original and the sanitised dataset): Adam, cross-entropy, no augmentation,
+shuffled mini-batches from a ``torch.Generator`` seeded with the run seed. Device ``auto`` picks CUDA
+when present; on CUDA the forward pass runs under bfloat16 autocast (AMP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from ufmclean.errors import UsageError
+from ufmclean.verify.models import build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Probe recipe: ``model`` name, ``epochs``, ``batch_size``, Adam ``lr`` and ``weight_decay``,
+    ``device`` (``auto``/``cpu``/``cuda``/``cuda:N``), CNN ``width``."""
+
+    model: str = "cnn"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    device: str = "auto"
+    width: int = 16
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
+            raise UsageError("epochs and batch_size must be >= 1, lr > 0 and weight_decay >= 0")
+
+
+@dataclass
+class TrainedProbe:
+    """A trained probe: ``model`` (eval mode, on ``device``), wall ``seconds`` and ``images_per_s``."""
+
+    model: Any
+    device: str
+    seconds: float
+    images_per_s: float
+    n_classes: int
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; explicit names are checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for but no CUDA device is available; use --device cpu or auto")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise UsageError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
+    return device
+
+
+@contextlib.contextmanager
+def deterministic(seed: int) -> Iterator[None]:
+    """Seed torch/numpy and turn on deterministic algorithms for the block, restoring the flag after."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_bench = torch.backends.cudnn.benchmark
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev)
+        torch.backends.cudnn.benchmark = prev_bench
+
+
+def _autocast(device: str) -> Any:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, config: TrainConfig, seed: int) -> TrainedProbe:
+    """Train a fresh probe on ``images`` ``(N, S, S)`` float32 in [0, 1] with ``labels`` ``(N,)`` int.
+
+    Deterministic for a given ``seed`` on a given device. Inputs are not modified.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
+        raise UsageError(f"training needs (N, S, S) images with N labels, got {images.shape} and {labels.shape}")
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise UsageError("training labels out of range for the number of classes")
+    device = resolve_device(config.device)
+    with deterministic(seed):
+        model = build_model(config.model, n_classes=n_classes, width=config.width).to(device)
+        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1).to(device)
+        y = torch.from_numpy(labels.astype(np.int64)).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        gen = torch.Generator().manual_seed(seed)
+        model.train()
+        t0 = time.perf_counter()
+        for _ in range(config.epochs):
+            order = torch.randperm(len(x), generator=gen).to(device)
+            for start in range(0, len(x), config.batch_size):
+                idx = order[start : start + config.batch_size]
+                if len(idx) < 2:  # batch norm needs two samples
+                    continue
+                with _autocast(device):
+                    loss = F.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+    model.eval()
+    return TrainedProbe(model, device, seconds, config.epochs * len(x) / max(seconds, 1e-9), n_classes)
+
+
+def predict_proba(probe: TrainedProbe, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
+    """Softmax outputs ``(N, C)`` float64 of ``probe`` on ``images`` ``(N, S, S)`` in [0, 1]."""
+    import torch
+
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3:
+        raise ValueError(f"expected (N, S, S) images, got {images.shape}")
+    out = np.empty((len(images), probe.n_classes), dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).unsqueeze(1).to(probe.device)
+            with _autocast(probe.device):
+                logits = probe.model(xb)
+            out[start : start + len(xb)] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+    return out
+
+
+def accuracy_auroc(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float | None]:
+    """Accuracy of ``argmax probs`` ``(N, C)`` against ``labels`` ``(N,)``, and AUROC of class 1 when C == 2
+    (Mann–Whitney estimate; ``None`` when a class is absent)."""
+    from scipy.stats import mannwhitneyu
+
+    probs = np.asarray(probs)
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return float("nan"), None
+    acc = float((probs.argmax(1) == labels).mean())
+    if probs.shape[1] != 2:
+        return acc, None
+    pos, neg = probs[labels == 1, 1], probs[labels == 0, 1]
+    if len(pos) == 0 or len(neg) == 0:
+        return acc, None
+    u = mannwhitneyu(pos, neg, alternative="two-sided").statistic
+    return acc, float(u / (len(pos) * len(neg)))
