@@ -1,7 +1,7 @@
 """Dataset -> probe arrays: list files with labels, read them grey at a fixed size, split by seed.
 
-Files are read through the ufmclean loader (``ufmclean.io.load_image``) when it is available, so any
-DICOM transfer syntax works; PNG/JPEG/TIFF fall back to OpenCV. Labels come from a CSV
+Files are read through the ufmclean loader (``ufmclean.io.load_image``), so any DICOM transfer syntax
+works as well as PNG/JPEG/TIFF. Labels come from a CSV
 (``path``/``relpath`` column plus ``label``, optional ``split`` with ``train``/``test``) or, without
 one, from each file's parent folder name.
 
@@ -130,35 +130,28 @@ def split_items(items: list[Item], *, seed: int = 0, eval_fraction: float = 0.2)
     return out
 
 
-def read_gray(path: str | Path, *, frame: int = 0) -> np.ndarray:
+def read_gray(path: str | Path, *, frame: int = 0, relpath: str | None = None) -> np.ndarray:
     """Read one file as a display-ready grey ``(H, W)`` uint8 array (frame ``frame`` of multi-frame files).
 
-    Uses ``ufmclean.io.load_image`` when present (DICOM of any transfer syntax); otherwise OpenCV for
-    rasters. Raises :class:`LoadError` with a PHI-free message.
+    Goes through ``ufmclean.io.load_image`` (DICOM of any transfer syntax, PNG/JPEG/TIFF; LUTs applied,
+    MONOCHROME1 inverted); colour is converted to grey (ITU-R 601 weights). Raises :class:`LoadError`
+    with a PHI-free message.
     """
+    from ufmclean.io import image_id_for, load_image, sniff_format
+    from ufmclean.records import ImageRecord
+
     p = Path(path)
     try:
-        from ufmclean import io as uio  # type: ignore[attr-defined]
-
-        loader = getattr(uio, "load_image", None)
-        record_for = getattr(uio, "record_for_path", None)
-    except ImportError:
-        loader = record_for = None
-    if loader is not None and record_for is not None:
-        disp = loader(record_for(p)).display
-        img = disp[min(frame, disp.shape[0] - 1)]
-    else:
-        import cv2
-
-        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise LoadError(f"{p.name}: not a readable PNG/JPEG/TIFF image; check the file or convert it")
-        if img.ndim == 3:
-            img = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2GRAY)
-        if img.dtype != np.uint8:
-            lo, hi = float(img.min()), float(img.max())
-            img = ((img.astype(np.float64) - lo) / (hi - lo if hi > lo else 1.0) * 255).round().astype(np.uint8)
-    if img.ndim == 3:  # colour display view -> grey
+        with p.open("rb") as fh:
+            head = fh.read(1024)
+    except OSError as exc:
+        raise LoadError(f"file could not be read ({exc.strerror or type(exc).__name__})") from None
+    rel = relpath or p.name
+    record = ImageRecord(image_id=image_id_for(rel), relpath=rel, path=str(p), sha256="",
+                         size_bytes=p.stat().st_size, format=sniff_format(str(p), head))
+    disp = load_image(record).display
+    img = disp[min(max(frame, 0), disp.shape[0] - 1)]
+    if img.ndim == 3:  # RGB display view -> grey
         img = (img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
     return np.asarray(img)
 
@@ -191,7 +184,7 @@ def load_probe_data(
             errors[it.relpath] = "label not among the original dataset's classes"
             continue
         try:
-            g = read_gray(root / it.relpath)
+            g = read_gray(root / it.relpath, relpath=it.relpath)
         except UfmError as exc:
             errors[it.relpath] = str(exc)
             continue
