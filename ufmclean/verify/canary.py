@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ufmclean.errors import UsageError
+from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.records import BBox
 from ufmclean.verify.data import TRAIN, Item, list_items, read_gray, split_items
 
@@ -97,11 +98,11 @@ def choose_canary_files(items: list[Item], *, k: int, label: str | None, seed: i
 def _write_image_atomic(path: Path, img: np.ndarray) -> None:
     import cv2
 
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    if not cv2.imwrite(str(tmp), img, params):
-        raise UsageError(f"could not write {path.name}")
-    os.replace(tmp, path)
+    ok, buf = cv2.imencode(path.suffix.lower(), img, params)
+    if not ok:
+        raise UsageError(f"could not encode a stamped {path.suffix} image")
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -210,9 +211,7 @@ def make_canary(
         "patch_png": _b64png(patch),
         "mask_png": _b64png(mask.astype(np.uint8) * 255),
     }
-    tmp = dst / f".{CANARY_FILE}.tmp"
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, dst / CANARY_FILE)
+    atomic_write_bytes(dst / CANARY_FILE, json.dumps(doc, indent=1).encode())
     return {"k": k, "class": doc["class"], "n_files_copied": n, "canary_json": str(dst / CANARY_FILE)}
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from ufmclean.io.atomic import atomic_write_bytes
 
 from ufmclean.verify.features import Feature
 from ufmclean.verify.models import gradcam_target_layer
@@ -46,13 +47,10 @@ def save_gradcam_png(
         cv2.rectangle(big, (b.x0 * scale, b.y0 * scale), (b.x1 * scale - 1, b.y1 * scale - 1), (0, 255, 0), 1)
         tiles.append(big)
     strip = np.concatenate(tiles, axis=1)
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".png", strip)
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, dest)
-    return dest
+    if not ok:
+        raise RuntimeError("PNG encoding of a Grad-CAM strip failed")
+    return atomic_write_bytes(Path(dest), buf.tobytes())
 
 
 def gradcam_for_run(artefacts: dict, out_dir: str | Path, *, model_name: str, n_images: int = 4,

@@ -7,19 +7,17 @@ Files are written atomically (temp file + ``os.replace``).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from ufmclean.io.atomic import atomic_write_bytes
 
 TEMPLATE = "verify.html.j2"
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data)
 
 
 def write_json(doc: dict, dest: str | Path) -> Path:
