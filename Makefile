@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_ENABLED := false
 export PREFECT_LOGGING_EXTRA_LOGGERS := ufmclean
 
-.PHONY: venv demo test test-fast serve bench clean-runs
+.PHONY: venv demo test test-fast clean-runs
 
 venv: $(STAMP)
 
@@ -33,12 +33,6 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
-
-serve: $(STAMP)
-	bash scripts/serve.sh
-
-bench: $(STAMP)
-	$(PY) bench/run_all.py
 
 clean-runs:
 	rm -rf runs

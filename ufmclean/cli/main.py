@@ -13,7 +13,8 @@ import sys
 import typer
 
 # Each module defines ``register(app: typer.Typer) -> None`` and nothing but wiring.
-SUBCOMMAND_MODULES = ("discover", "scan", "sanitize", "report", "canary", "verify")
+# `scan` and `sanitize` join once the scan stage (ufmclean/pipeline/scan.py) exists.
+SUBCOMMAND_MODULES = ("discover", "report", "canary", "verify")
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 
@@ -36,6 +37,9 @@ def build_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # pydicom logs a traceback each time one decoder plug-in fails before another succeeds; the
+    # loader reports real failures per file, so keep that noise (and any values in it) off stderr.
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     app = build_app()
     try:
         app(args=argv, standalone_mode=True)

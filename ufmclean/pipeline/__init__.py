@@ -1,0 +1,1 @@
+"""Stage sequencing shared by the CLI and the Prefect flows (scan, sanitize)."""
