@@ -1,0 +1,1 @@
+"""Prefect flows (sanitize, verify) — wiring over ufmclean; built in the flows issue."""
