@@ -1,0 +1,73 @@
+"""PHI typing: every common date format, header seeding across formats, names, IDs, ages, times."""
+
+import pytest
+
+from ufmclean.phi import date_candidates, header_match, normalise_text, phi_type
+from ufmclean.records import HeaderSeeds
+
+SEEDS = HeaderSeeds(names=("DOE^JOHN",), ids=("MRN004512",), dates=("19710304",))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2001-03-04", "20010304", "2001/03/04", "04-MAR-2001", "4 Mar 2001", "March 4, 2001", "DOB: 04 MAR 2001"],
+)
+def test_unambiguous_dates_parse_to_the_same_day(text):
+    assert "20010304" in date_candidates(text)
+    assert phi_type(text) == "date"
+
+
+def test_ambiguous_day_month_gives_both_readings():
+    assert date_candidates("04/03/2001") == {"20010304", "20010403"}
+    assert date_candidates("04.03.2001") == {"20010304", "20010403"}
+
+
+def test_invalid_dates_are_not_dates():
+    assert date_candidates("2001-13-45") == set()
+    assert phi_type("PORTABLE") == ""
+
+
+@pytest.mark.parametrize("text", ["1971-03-04", "19710304", "04/03/1971", "03/04/1971", "4 MAR 1971"])
+def test_header_date_matches_any_pixel_format(text):
+    assert header_match(text, SEEDS) == "header:date"
+    assert phi_type(text, seeds=SEEDS) == "header:date"
+
+
+@pytest.mark.parametrize("text", ["John Doe", "DOE, JOHN", "DOE^JOHN", "J0HN DOE"])
+def test_header_name_matches_with_order_and_ocr_noise(text):
+    assert phi_type(text, seeds=SEEDS) == "header:name"
+
+
+def test_header_id_matches_with_punctuation():
+    assert phi_type("MRN 004512", seeds=SEEDS) == "header:id"
+    assert phi_type("MRN-004-512", seeds=SEEDS) == "header:id"
+
+
+def test_header_does_not_match_unrelated_text():
+    assert header_match("PORTABLE", SEEDS) == ""
+    assert header_match("1980-01-01", SEEDS) == ""
+    assert header_match("Jane Smith", SEEDS) == ""
+
+
+def test_generic_types():
+    assert phi_type("MRN: 88812") == "id"
+    assert phi_type("A12345678") == "id"
+    assert phi_type("SMITH, JANE") == "name"
+    assert phi_type("Jane Smith") == "name"
+    assert phi_type("045Y") == "age"
+    assert phi_type("45 yo") == "age"
+    assert phi_type("14:32:05") == "time"
+
+
+def test_clinical_text_is_not_a_name():
+    for text in ("PORTABLE AP", "SUPINE CHEST", "L", "R", "AP", "LEFT LATERAL"):
+        assert phi_type(text) == "", text
+
+
+def test_normalise_text():
+    assert normalise_text("  Portable.  AP ") == "PORTABLE. AP"
+    assert normalise_text("--R--") == "R"
+
+
+def test_month_first_us_dates():
+    assert date_candidates("DOB 11/22/1953") == {"19531122"}
