@@ -1,0 +1,1 @@
+"""Per-image detectors that turn a LoadedImage into Findings (text, markers, overlays)."""
