@@ -323,4 +323,11 @@ def copy_pydicom_files(dest: Path) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
-    main(ap.parse_args().out)
+    ap.add_argument("--pydicom-files-only", action="store_true",
+                    help="only copy pydicom's bundled test files (run by the Makefile's install step; they are "
+                         "not committed because identical copies live in ../shared/data)")  # fmt: skip
+    args = ap.parse_args()
+    if args.pydicom_files_only:
+        copy_pydicom_files(args.out / "pydicom_files")
+    else:
+        main(args.out)
