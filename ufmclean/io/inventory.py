@@ -19,11 +19,12 @@ from ufmclean.io.load import DEFAULT_MAX_PIXELS, load_image
 __all__ = ["run_discover"]
 
 
-def _versions() -> dict[str, str]:
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of Python, ufmclean and the core packages (plus ``extra``) for run summaries."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("ufmclean", "pydicom", "numpy", "opencv-python-headless", "pyarrow"):
+    for pkg in ("ufmclean", "pydicom", "numpy", "opencv-python-headless", "pyarrow", *extra):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -83,7 +84,7 @@ def run_discover(
         "error_kinds": dict(error_kinds),
         "timings_s": {"discover": round(t_discover, 3), "total": round(time.perf_counter() - t0, 3)},
         "settings": {"max_pixels": max_pixels, "labels_csv": labels_csv is not None},
-        "versions": _versions(),
+        "versions": package_versions(),
     }
     atomic_write_bytes(run / "summary.json", json.dumps(summary, indent=2, sort_keys=True).encode())
     return summary

@@ -1,0 +1,86 @@
+"""``ufmclean scan INPUT --out RUN``: detect text, markers and overlays and score rarity
+(wiring over :func:`ufmclean.pipeline.scan.run_scan`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES
+
+EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
+FAIL_ON = ("rare", "phi", "any")
+
+
+def fail_on_matches(summary: dict, fail_on: str | None) -> int:
+    """Number of findings that trip ``--fail-on`` (``rare``: rare findings, ``phi``: PHI-typed text,
+    ``any``: every finding a default sanitize would remove, i.e. flagged ones)."""
+    if fail_on is None:
+        return 0
+    if fail_on == "rare":
+        return int(summary["n_rare"])
+    if fail_on == "phi":
+        return int(summary["n_phi"])
+    return int(summary["n_flagged"])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``scan`` subcommand to ``app``."""
+
+    @app.command("scan")
+    def scan_cmd(  # noqa: PLR0913 - one option per flag
+        input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
+        out: Annotated[Path, typer.Option("--out", help="Run folder: images.parquet, findings.parquet, summary.json.")],
+        workers: Annotated[int, typer.Option("--workers", help="Worker processes (one OCR model each).")] = 1,
+        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
+        rare_max_images: Annotated[int, typer.Option(
+            "--rare-max-images", help="Rare = carried by at most K distinct images.")] = DEFAULT_RARE_MAX_IMAGES,
+        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns path,label.")] = None,  # noqa: UP045
+        strategy: Annotated[str, typer.Option("--strategy", help="OCR strategy: fast or full (slower).")] = "fast",
+        markers: Annotated[bool, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks.")] = True,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Images per resumable batch.")] = 16,
+        fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
+            "--fail-on", help="Exit 4 when findings exist: rare, phi or any (for release checks).")] = None,
+    ) -> None:
+        """Find burned-in text, markers and overlays in INPUT, score their rarity, write the run tables.
+
+        Exit codes: 0 all files scanned, 3 some failed (see images.parquet), 2 usage error,
+        4 --fail-on matched (takes precedence over 3).
+        """
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ufmclean.errors import UsageError
+        from ufmclean.pipeline.scan import ScanOptions, run_scan
+
+        console = Console(stderr=True)
+        try:
+            if fail_on is not None and fail_on not in FAIL_ON:
+                raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
+            options = ScanOptions(rare_max_images=rare_max_images, device=device, strategy=strategy,
+                                  markers=markers, batch_size=batch_size)
+            columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("images"),
+                       TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=True) as bar:
+                task = bar.add_task("scan", total=None)
+                summary = run_scan(input_dir, out, options=options, workers=workers, labels_csv=labels,
+                                   progress=lambda r: bar.update(task, total=r["n_total_images"],
+                                                                      advance=r["n_images"]))
+        except UsageError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        except ValueError as exc:  # e.g. --device cuda without a GPU (engine construction)
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        console.print(
+            f"{summary['n_files']} files: {summary['n_ok']} scanned, {summary['n_error']} errors, "
+            f"{summary['n_skipped']} skipped; {summary['n_findings']} findings ({summary['by_kind']}), "
+            f"{summary['n_rare']} rare, {summary['n_phi']} PHI-typed -> {out / 'findings.parquet'}"
+        )
+        matched = fail_on_matches(summary, fail_on)
+        if matched:
+            console.print(f"--fail-on {fail_on}: {matched} finding(s) matched")
+            raise typer.Exit(EXIT_FAIL_ON)
+        raise typer.Exit(EXIT_PARTIAL if summary["n_error"] else EXIT_OK)

@@ -1,0 +1,333 @@
+"""Scan stage: detect text, markers and overlays per batch (resumable parts), then rarity over the dataset.
+
+``scan_batch`` loads each member, runs the detectors on every frame and writes
+``RUN/.work/scan/<batch_key>.parquet``; a part that already exists is reused, so a killed run
+resumes where it stopped. ``finalize_scan`` is the one dataset-wide step: it reads all parts, keys
+and counts findings (:mod:`ufmclean.rarity`), flags them with the default policy in report-only
+mode, and writes ``images.parquet``, ``findings.parquet`` (0600) and ``summary.json``.
+Batch results are small PHI-free count dicts (they end up in Prefect's result storage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ufmclean.errors import UfmError, UsageError
+from ufmclean.io.load import DEFAULT_MAX_PIXELS
+from ufmclean.pipeline.scan_parts import ImageScan, read_part, write_part
+from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
+from ufmclean.records import Finding, ImageRecord
+
+log = logging.getLogger(__name__)
+
+#: Bump when detection output changes for the same inputs and options (invalidates cached parts).
+DETECT_VERSION = 1
+STRATEGIES = ("fast", "full")
+DEVICES = ("auto", "cpu", "cuda")
+# Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
+_DETECT_FIELDS = ("strategy", "max_pixels", "min_confidence", "markers")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """Settings of the scan stage (construct with keywords).
+
+    Attributes
+    ----------
+    rare_max_images : int
+        K: a finding is rare when at most K distinct images carry its key.
+    device : {"auto", "cpu", "cuda"}
+        OCR device.
+    strategy : {"fast", "full"}
+        OCR strategy (``fast``: candidate crops + downscaled detection; ``full``: CRAFT on the whole frame).
+    max_pixels : int
+        Refuse images with more pixels than this (decompression-bomb guard), per file.
+    min_confidence : float
+        Drop OCR regions below this confidence.
+    markers : bool
+        Run the non-text marker detector.
+    batch_size : int
+        Images per resumable batch.
+    text_similarity, marker_distance : float
+        Rarity clustering settings (see :class:`ufmclean.rarity.RarityOptions`).
+    """
+
+    rare_max_images: int = DEFAULT_RARE_MAX_IMAGES
+    device: str = "auto"
+    strategy: str = "fast"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    min_confidence: float = 0.0
+    markers: bool = True
+    batch_size: int = 16
+    text_similarity: float = 85.0
+    marker_distance: float = 0.25
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rare_max_images, bool) or not isinstance(self.rare_max_images, int) or self.rare_max_images < 1:
+            raise UsageError(f"rare_max_images must be an integer >= 1, got {self.rare_max_images!r}")
+        if self.device not in DEVICES:
+            raise UsageError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.strategy not in STRATEGIES:
+            raise UsageError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise UsageError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise UsageError(f"max_pixels must be a positive integer, got {self.max_pixels!r}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise UsageError("min_confidence must be in [0, 1]")
+        self.rarity()  # validates the rarity settings early
+
+    def rarity(self) -> RarityOptions:
+        """The rarity-stage settings."""
+        try:
+            return RarityOptions(rare_max_images=self.rare_max_images, text_similarity=self.text_similarity,
+                                 marker_distance=self.marker_distance)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the settings (for summaries)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def make_batches(records: Sequence[ImageRecord], *, batch_size: int) -> list[list[ImageRecord]]:
+    """Split the scannable records (``status == "ok"``) into batches of ``batch_size``, in relpath order."""
+    if batch_size < 1:
+        raise UsageError("batch_size must be >= 1")
+    ok = sorted((r for r in records if r.status == "ok"), key=lambda r: r.relpath)
+    return [ok[i : i + batch_size] for i in range(0, len(ok), batch_size)]
+
+
+def batch_key(records: Sequence[ImageRecord], options: ScanOptions) -> str:
+    """Hash of the members' ``(relpath, sha256)`` and the detection settings (24 hex chars)."""
+    detect = {name: getattr(options, name) for name in _DETECT_FIELDS}
+    members = sorted((r.relpath, r.sha256 or "") for r in records)
+    payload = json.dumps([members, detect, DETECT_VERSION], sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()[:24]
+
+
+def part_path(run_dir: str | Path, key: str) -> Path:
+    """Where the part of batch ``key`` lives."""
+    return Path(run_dir) / ".work" / "scan" / f"{key}.parquet"
+
+
+def detect_image(image: Any, *, engine: Any, options: ScanOptions) -> list[Finding]:
+    """All findings of one loaded image: overlays, OCR text on every frame, then markers outside them."""
+    from ufmclean.detect.overlays import overlay_findings
+    from ufmclean.detect.text import text_findings
+
+    found = overlay_findings(image)
+    found += text_findings(image, engine, min_confidence=options.min_confidence)
+    if options.markers:
+        from ufmclean.detect.markers import marker_findings
+
+        found += marker_findings(image, exclude=tuple(found))
+    return found
+
+
+def _scan_one(record: ImageRecord, *, engine: Any, options: ScanOptions) -> tuple[ImageScan, list[Finding]]:
+    from ufmclean.io.load import load_image
+
+    try:
+        image = load_image(record, max_pixels=options.max_pixels)
+    except UfmError as exc:  # loader messages are PHI-free by contract
+        return ImageScan(record.image_id, "error", str(exc)), []
+    rec = image.record
+    scan = ImageScan(record.image_id, "ok", None, rec.rows, rec.cols, rec.frames, rec.modality)
+    try:
+        return scan, detect_image(image, engine=engine, options=options)
+    except Exception as exc:  # noqa: BLE001 - one bad image must not stop the run
+        # Only the type: an exception message could quote pixel text or header values.
+        log.warning("detection failed on image %s: %s", record.image_id, type(exc).__name__)
+        return ImageScan(record.image_id, "error", f"detection failed ({type(exc).__name__})",
+                         rec.rows, rec.cols, rec.frames, rec.modality), []
+
+
+def scan_batch(
+    records: Sequence[ImageRecord], *, run_dir: str | Path, options: ScanOptions, engine: Any | None = None
+) -> dict[str, Any]:
+    """Scan one batch of images into its resumable part (reused when it already exists).
+
+    Parameters
+    ----------
+    records : sequence of ImageRecord
+        Members (from :func:`ufmclean.io.discover`), each with ``path`` and ``sha256``.
+    run_dir : path
+        The run folder; the part goes to ``RUN/.work/scan/<batch_key>.parquet``.
+    options : ScanOptions
+    engine : OcrEngine, optional
+        OCR engine to use; default: this process's cached easyocr engine for ``options.device``.
+
+    Returns
+    -------
+    dict
+        ``{"batch_key", "n_images", "n_errors", "n_findings", "cached", "seconds"}`` (no text).
+    """
+    if not records:
+        raise UsageError("a scan batch needs at least one image")
+    t0 = time.perf_counter()
+    key = batch_key(records, options)
+    path = part_path(run_dir, key)
+    if path.is_file():
+        try:
+            images, findings = read_part(path)
+            if {i.image_id for i in images} == {r.image_id for r in records}:
+                return _batch_result(key, images, len(findings), cached=True, seconds=time.perf_counter() - t0)
+        except Exception:  # noqa: BLE001 - a damaged part (e.g. disk full) is simply recomputed
+            log.warning("scan part %s is unreadable; recomputing it", key)
+    if engine is None:
+        from ufmclean.ocr import get_engine
+
+        engine = get_engine(options.device, strategy=options.strategy)
+    images, findings = [], []
+    for record in records:
+        scan, found = _scan_one(record, engine=engine, options=options)
+        images.append(scan)
+        findings += found
+    write_part(path, images, findings)
+    return _batch_result(key, images, len(findings), cached=False, seconds=time.perf_counter() - t0)
+
+
+def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached: bool, seconds: float) -> dict[str, Any]:
+    return {"batch_key": key, "n_images": len(images), "n_errors": sum(i.status != "ok" for i in images),
+            "n_findings": n_findings, "cached": cached, "seconds": round(seconds, 3)}
+
+
+def finalize_scan(
+    run_dir: str | Path,
+    *,
+    records: Sequence[ImageRecord],
+    options: ScanOptions,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Rarity over all parts, then ``images.parquet``, ``findings.parquet`` (0600) and ``summary.json``.
+
+    Every batch of ``make_batches(records, batch_size=options.batch_size)`` must have been scanned.
+    Parts of other batches (older settings or inputs) are deleted. Returns the summary's ``scan``
+    section (counts only).
+    """
+    from ufmclean.pipeline.scan_summary import write_scan_outputs
+
+    run = Path(run_dir)
+    batches = make_batches(records, batch_size=options.batch_size)
+    paths = [part_path(run, batch_key(b, options)) for b in batches]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"{len(missing)} of {len(paths)} scan batches have no part yet; run scan_batch on them first")
+    _prune_parts(run, keep={p.name for p in paths})
+    return write_scan_outputs(run, records=records, part_paths=paths, options=options, timings=timings or {})
+
+
+def _prune_parts(run: Path, *, keep: set[str]) -> None:
+    folder = run / ".work" / "scan"
+    for p in folder.glob("*.parquet"):
+        if p.name not in keep:
+            p.unlink(missing_ok=True)
+
+
+def _check_dirs(input_dir: Path, run_dir: Path) -> tuple[Path, Path]:
+    src, run = input_dir.resolve(), run_dir.resolve()
+    if not src.is_dir():
+        raise UsageError(f"input folder {input_dir} does not exist or is not a folder")
+    if run == src or src in run.parents:
+        raise UsageError("the run folder must not be inside the input folder; choose --out elsewhere")
+    if run.exists() and not run.is_dir():
+        raise UsageError(f"run folder {run_dir} exists and is not a folder")
+    return src, run
+
+
+def _worker_init(threads: int) -> None:
+    """Per worker process: share the cores instead of every worker using all of them."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_scan(
+    input_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    options: ScanOptions,
+    workers: int = 1,
+    labels_csv: str | Path | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    engine: Any | None = None,
+) -> dict[str, Any]:
+    """Discover ``input_dir``, scan every batch (resuming from existing parts), finalize the run tables.
+
+    Parameters
+    ----------
+    input_dir, run_dir : path
+        Dataset (read only) and run folder (created; must not lie inside the dataset).
+    options : ScanOptions
+    workers : int
+        Worker processes (1 = this process). Each worker loads one OCR engine, once.
+    labels_csv : path, optional
+        CSV with ``path,label`` (else labels come from parent folder names).
+    progress : callable, optional
+        Called with each batch's count dict as it finishes (``n_total_batches`` and
+        ``n_total_images`` added).
+    engine : OcrEngine, optional
+        Engine for in-process scanning (``workers == 1``), e.g. a test double.
+
+    Returns
+    -------
+    dict
+        The summary's ``scan`` section (counts, timings, settings; no recognised text).
+    """
+    from ufmclean.io.discover import discover
+
+    if not isinstance(options, ScanOptions):
+        raise TypeError("options must be a ScanOptions")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"workers must be an integer >= 1, got {workers!r}")
+    if engine is not None and workers != 1:
+        raise UsageError("an explicit OCR engine can only be used with workers=1")
+    src, run = _check_dirs(Path(input_dir), Path(run_dir))
+    t0 = time.perf_counter()
+    records = discover(src, labels_csv=labels_csv)
+    t_discover = time.perf_counter() - t0
+    run.mkdir(parents=True, exist_ok=True)
+    batches = make_batches(records, batch_size=options.batch_size)
+    results = _run_batches(batches, run, options=options, workers=workers, progress=progress, engine=engine)
+    timings = {"discover": t_discover, "detect": time.perf_counter() - t0 - t_discover,
+               "batches_cached": sum(r["cached"] for r in results), "workers": workers}
+    return finalize_scan(run, records=records, options=options, timings=timings)
+
+
+def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOptions, workers: int,
+                 progress: Callable[[dict[str, Any]], None] | None, engine: Any | None) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    n_images = sum(len(b) for b in batches)
+
+    def done(res: dict[str, Any]) -> None:
+        results.append(res)
+        if progress is not None:
+            progress({**res, "n_total_batches": len(batches), "n_total_images": n_images})
+
+    if workers == 1 or len(batches) <= 1:
+        for batch in batches:
+            done(scan_batch(batch, run_dir=run, options=options, engine=engine))
+        return results
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    import os
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                initializer=_worker_init, initargs=(threads,)) as pool:
+        futures = [pool.submit(scan_batch, b, run_dir=run, options=options) for b in batches]
+        for fut in cf.as_completed(futures):
+            done(fut.result())
+    return results
+
+
+__all__ = ["ScanOptions", "batch_key", "detect_image", "finalize_scan", "make_batches", "part_path", "run_scan",
+           "scan_batch"]
