@@ -1,0 +1,89 @@
+"""Flow parameters (pydantic models shown as forms in the Prefect UI) and the task-runner choice.
+
+No ``from __future__ import annotations`` here: Prefect builds the deployments' parameter schemas
+from these annotations at run time, and postponed annotations break that for module-path entrypoints.
+"""
+
+import os
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Environment variable naming the default task runner ("threads", "dask" or a scheduler address).
+RUNNER_ENV = "UFMCLEAN_TASK_RUNNER"
+#: Environment variable giving the default number of workers (threads or Dask worker processes).
+WORKERS_ENV = "UFMCLEAN_WORKERS"
+
+Action = Literal["inpaint", "mask", "flag"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class SanitizeSettings(BaseModel):
+    """Policy and OCR options of a sanitize run. ``None`` means the library default (or the policy file's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy_file: Optional[str] = Field(None, description="Policy TOML file (see `ufmclean sanitize --show-policy`).")
+    device: Device = Field("auto", description="OCR device for the scan and the residual check.")
+    batch_size: int = Field(16, ge=1, le=4096, description="Images per batch task (scan and sanitize).")
+    strategy: Optional[Literal["fast", "full"]] = Field(None, description="Scan OCR strategy.")
+    markers: Optional[bool] = Field(None, description="Detect non-text markers (stickers, rulers, pen marks).")
+    residual_check: Optional[bool] = Field(None, description="Re-read each redacted region with OCR.")
+    show_text: bool = Field(False, description="Show recognised text unmasked in report.html (PHI; off by default).")
+    labels_csv: Optional[str] = Field(None, description="CSV with relpath,label for the image table.")
+
+
+class VerifySettings(BaseModel):
+    """Options of a verify run (the meanings of `ufmclean verify --help`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    labels_csv: Optional[str] = Field(None, description="CSV with path,label[,split]; else parent folder names.")
+    seeds: int = Field(3, ge=1, le=100, description="Number of probe seeds.")
+    size: int = Field(64, ge=16, le=512, description="Probe input size in pixels.")
+    model: Literal["cnn", "resnet18"] = "cnn"
+    device: Device = "auto"
+    epochs: int = Field(10, ge=1, le=1000)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Significance threshold.")
+    max_features: int = Field(50, ge=0, le=100000, description="Score at most this many removed findings.")
+    gradcam_images: int = Field(4, ge=0, le=64, description="Evaluation images per Grad-CAM strip (0: none).")
+    ood_dir: Optional[str] = Field(None, description="Out-of-distribution images for the black-box setting.")
+
+
+def resolve_runner(runner: Optional[str], workers: Optional[int]) -> tuple[str, int]:
+    """``(kind, workers)`` from the flow parameters, else ``$UFMCLEAN_TASK_RUNNER`` / ``$UFMCLEAN_WORKERS``.
+
+    ``kind`` is ``"threads"``, ``"dask"`` (a local Dask cluster of ``workers`` processes) or a
+    ``tcp://``/``tls://`` address of a running ``dask.distributed`` scheduler.
+    """
+    kind = (runner or os.environ.get(RUNNER_ENV) or "threads").strip()
+    if kind not in ("threads", "dask") and "://" not in kind:
+        raise ValueError(f"runner must be 'threads', 'dask' or a scheduler address like tcp://host:8786, not {kind!r}")
+    if workers is None:
+        env = os.environ.get(WORKERS_ENV, "").strip()
+        try:
+            workers = int(env) if env else 1
+        except ValueError:
+            raise ValueError(f"${WORKERS_ENV} must be an integer, not {env!r}") from None
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    return kind, workers
+
+
+def make_task_runner(kind: str, workers: int) -> Any:
+    """A Prefect task runner for the batch tasks (not started; use it as a context manager).
+
+    Dask workers are single-threaded processes, so each loads its OCR model once
+    (``ufmclean.ocr.get_engine`` caches per process) and batches never share an engine between threads.
+    """
+    if kind == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers)
+    from prefect_dask import DaskTaskRunner
+
+    if kind == "dask":
+        return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                              cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "host": "127.0.0.1", "dashboard_address": None})
+    return DaskTaskRunner(address=kind)

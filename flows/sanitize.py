@@ -1,0 +1,274 @@
+"""Prefect flow ``sanitize``: discover -> scan batches -> rarity -> sanitize batches -> report.
+
+Wiring only: every step calls the library's pipeline API (:mod:`ufmclean.pipeline.scan`,
+:mod:`ufmclean.pipeline.sanitize`), so the run folder is the one ``ufmclean sanitize`` writes.
+Batch tasks get file records or image ids (never arrays), return PHI-free count dicts, cache on
+their inputs' content hashes plus the task source (not the run id), and retry with backoff. A rerun
+after a crash therefore recomputes only the batches that had not finished; before a cached result is
+trusted the flow checks that the batch's output files still exist.
+
+No ``from __future__ import annotations``: it breaks pydantic parameters of served deployments.
+"""
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
+from prefect.futures import as_completed
+from prefect.tasks import exponential_backoff
+
+from flows.artifacts import Progress, publish_sanitize
+from flows.options import Action, SanitizeSettings, make_task_runner, resolve_runner
+from ufmclean.pipeline import sanitize as sanitize_stage
+from ufmclean.pipeline import scan as scan_stage
+from ufmclean.policy import Policy, load_policy
+from ufmclean.records import ImageRecord
+
+#: Batch tasks: resumable across runs (no run id in the key), small JSON results, retried with backoff.
+BATCH_TASK = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json",
+                  retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2))
+
+
+# ------------------------------------------------------------------------------------------- tasks
+@task(name="discover", cache_policy=NO_CACHE, persist_result=False)
+def discover_task(input_dir: str, labels_csv: Optional[str] = None) -> list[ImageRecord]:
+    """One record per file under ``input_dir`` with its content hash (``sha256``)."""
+    from ufmclean.io import discover
+
+    return discover(input_dir, labels_csv=labels_csv)
+
+
+@task(name="scan-batch", **BATCH_TASK)
+def scan_batch_task(records: list[ImageRecord], run_dir: str, options: scan_stage.ScanOptions) -> dict[str, Any]:
+    """OCR, markers and overlays of one batch into ``RUN/.work/scan/<key>.parquet``; returns counts."""
+    return scan_stage.scan_batch(records, run_dir=run_dir, options=options)
+
+
+@task(name="rarity", cache_policy=NO_CACHE, persist_result=False)
+def finalize_scan_task(run_dir: str, records: list[ImageRecord], options: scan_stage.ScanOptions,
+                       timings: dict[str, float]) -> dict[str, Any]:
+    """The one dataset-wide step: rarity over all scan parts -> run tables and ``summary.json``."""
+    return scan_stage.finalize_scan(run_dir, records=records, options=options, timings=timings)
+
+
+@task(name="sanitize-batch", **BATCH_TASK)
+def sanitize_batch_task(image_ids: list[str], content_key: str, input_dir: str, run_dir: str, policy: Policy,
+                        options: sanitize_stage.SanitizeOptions) -> dict[str, Any]:
+    """Decide, redact and check one batch into ``RUN/.work/sanitize/<key>.parquet`` and ``RUN/clean``.
+
+    ``content_key`` hashes the members' ``(relpath, sha256)`` so that the task's cache key changes
+    whenever an input file changes (image ids alone are derived from paths).
+    """
+    return sanitize_stage.sanitize_batch(image_ids, input_dir=input_dir, run_dir=run_dir, policy=policy, options=options)
+
+
+@task(name="report", cache_policy=NO_CACHE, persist_result=False)
+def finalize_sanitize_task(run_dir: str, policy: Policy, options: sanitize_stage.SanitizeOptions) -> dict[str, Any]:
+    """Merge the sanitize parts into the run tables, ``summary.json`` and ``report.html``."""
+    return sanitize_stage.finalize_sanitize(run_dir, policy=policy, options=options)
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max_images: Optional[int]
+                  ) -> tuple[Policy, scan_stage.ScanOptions, sanitize_stage.SanitizeOptions]:
+    """Policy and stage options from the flow parameters, the way ``ufmclean sanitize`` builds them."""
+    policy = load_policy(settings.policy_file, action=action, rare_max_images=rare_max_images,
+                         residual_check=settings.residual_check)
+    scan_kw: dict[str, Any] = {"device": settings.device, "batch_size": settings.batch_size}
+    if policy.rare_max_images is not None:
+        scan_kw["rare_max_images"] = policy.rare_max_images
+    scan_kw.update({k: v for k, v in (("strategy", settings.strategy), ("markers", settings.markers)) if v is not None})
+    options = sanitize_stage.SanitizeOptions(device=settings.device, batch_size=settings.batch_size,
+                                             show_text=settings.show_text)
+    return policy, scan_stage.ScanOptions(**scan_kw), options
+
+
+def content_key(records: list[ImageRecord]) -> str:
+    """Hash of the members' ``(relpath, sha256)`` (24 hex chars)."""
+    members = sorted((r.relpath, r.sha256 or "") for r in records)
+    return hashlib.sha256(json.dumps(members).encode()).hexdigest()[:24]
+
+
+def scan_outputs_ok(result: dict[str, Any], *, run: Path, records: dict[str, ImageRecord]) -> bool:
+    """True when the scan part a batch result names is on disk."""
+    return scan_stage.part_path(run, result["batch_key"]).is_file()
+
+
+def sanitize_outputs_ok(result: dict[str, Any], *, run: Path, records: dict[str, ImageRecord]) -> bool:
+    """True when the batch's part and every ``clean/`` file it wrote or copied are on disk.
+
+    A part whose clean files were deleted is removed too: the library would otherwise reuse it.
+    """
+    import pyarrow.parquet as pq
+
+    part = run / ".work" / "sanitize" / f"{result['batch_key']}.parquet"
+    if not part.is_file():
+        return False
+    rows = pq.read_table(part, columns=["row", "image_id", "clean_status"]).to_pylist()
+    done = [r["image_id"] for r in rows if r["row"] == "image" and r["clean_status"] in ("written", "copied")]
+    if all((run / "clean" / records[i].relpath).is_file() for i in done if i in records):
+        return True
+    part.unlink()
+    return False
+
+
+def run_batches(runner: Any, batch_task: Any, batches: list[dict[str, Any]], *, statics: dict[str, Any],
+                outputs_ok: Any, run: Path, records: dict[str, ImageRecord], progress: Progress,
+                stage: str) -> dict[str, Any]:
+    """Map ``batch_task`` over ``batches`` (each a dict of per-batch parameters) on ``runner``.
+
+    Results whose outputs are gone are recomputed with the cache refreshed. Failed batches are
+    counted and raised after all others finished, so their siblings' results persist for a rerun.
+    Returns ``{"n", "from_cache", "reused_parts", "computed", "failed", "seconds"}``.
+    """
+    logger = get_run_logger()
+    t0 = time.perf_counter()
+    counts = {"n": len(batches), "from_cache": 0, "reused_parts": 0, "computed": 0, "failed": 0}
+    if not batches:
+        progress.stage(stage, 1.0)
+        return {**counts, "seconds": 0.0}
+    params = {k: [b[k] for b in batches] for k in batches[0]}
+    params.update({k: unmapped(v) for k, v in statics.items()})
+    futures = list(runner.map(batch_task, parameters=params))
+    index = {id(f): i for i, f in enumerate(futures)}
+    redo: list[int] = []
+    finished = 0
+    for fut in as_completed(futures):
+        fut.wait()  # sets the future's final state (``state`` would otherwise ask the API)
+        state = fut.state
+        if state.is_completed():
+            result = fut.result()
+            if not outputs_ok(result, run=run, records=records):
+                redo.append(index[id(fut)])
+                continue
+            key = "from_cache" if state.name == "Cached" else ("reused_parts" if result["cached"] else "computed")
+            counts[key] += 1
+        else:
+            counts["failed"] += 1
+        finished += 1
+        progress.stage(stage, finished / len(batches))
+    if redo:
+        logger.info("%s: %d cached batch result(s) lost their output files; recomputing them", stage, len(redo))
+        again = batch_task.with_options(refresh_cache=True)
+        for i in redo:
+            fut = runner.submit(again, parameters={**batches[i], **statics})
+            fut.wait()
+            ok = fut.state.is_completed() and outputs_ok(fut.result(), run=run, records=records)
+            counts["computed" if ok else "failed"] += 1
+            finished += 1
+            progress.stage(stage, finished / len(batches))
+    counts["seconds"] = round(time.perf_counter() - t0, 3)
+    logger.info("%s: %d batches (%d from cache, %d reused parts, %d computed, %d failed) in %.1f s", stage,
+                counts["n"], counts["from_cache"], counts["reused_parts"], counts["computed"], counts["failed"],
+                counts["seconds"])
+    if counts["failed"]:
+        raise RuntimeError(f"{counts['failed']} of {counts['n']} {stage} batches failed; "
+                           "run the deployment again with the same parameters to resume")
+    return counts
+
+
+def _check_dirs(input_dir: str, output_dir: str) -> tuple[Path, Path]:
+    src, run = Path(input_dir).resolve(), Path(output_dir).resolve()
+    if not src.is_dir():
+        raise ValueError(f"input_dir {input_dir} does not exist or is not a folder")
+    if run == src or src in run.parents:
+        raise ValueError("output_dir must not be inside input_dir")
+    run.mkdir(parents=True, exist_ok=True)
+    return src, run
+
+
+# -------------------------------------------------------------------------------------------- flow
+@flow(name="sanitize", description="Find and remove rare or PHI burned-in features; write RUN/clean, tables and report.html.")
+def sanitize(
+    input_dir: str,
+    output_dir: str,
+    action: Optional[Action] = None,
+    rare_max_images: Optional[int] = None,
+    options: SanitizeSettings = SanitizeSettings(),
+    runner: Optional[str] = None,
+    workers: Optional[int] = None,
+) -> dict[str, Any]:
+    """Sanitize ``input_dir`` into the run folder ``output_dir`` (the same folder ``ufmclean sanitize`` writes).
+
+    Parameters
+    ----------
+    input_dir, output_dir : str
+        Dataset (read only) and run folder (created; not inside the dataset).
+    action : {"inpaint", "mask", "flag"}, optional
+        Overrides the policy's action.
+    rare_max_images : int, optional
+        K: features carried by at most K images are rare (overrides the policy).
+    options : SanitizeSettings
+        Policy file, OCR device/strategy, batch size, report options.
+    runner : str, optional
+        ``threads`` (default), ``dask`` (local cluster of ``workers`` processes) or a Dask scheduler
+        address; default ``$UFMCLEAN_TASK_RUNNER``.
+    workers : int, optional
+        Threads or Dask workers; default ``$UFMCLEAN_WORKERS`` or 1.
+
+    Returns
+    -------
+    dict
+        PHI-free summary: counts by outcome/action/reason, batch counts, timings, report path.
+    """
+    logger = get_run_logger()
+    # Library loggers are forwarded at their own level (PREFECT_LOGGING_EXTRA_LOGGERS=ufmclean).
+    logging.getLogger("ufmclean").setLevel(logging.INFO)
+    kind, n_workers = resolve_runner(runner, workers)
+    src, run = _check_dirs(input_dir, output_dir)
+    policy, scan_opts, san_opts = build_options(options, action=action, rare_max_images=rare_max_images)
+    progress = Progress(key="sanitize-progress", description="Batches done (scan, then sanitize)",
+                        weights={"scan": 0.6, "sanitize": 0.35, "report": 0.05})
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    records = discover_task(str(src), options.labels_csv)
+    timings["discover"] = time.perf_counter() - t0
+    by_id = {r.image_id: r for r in records}
+    scan_batches = scan_stage.make_batches(records, batch_size=scan_opts.batch_size)
+    logger.info("discovered %d files (%d to scan in %d batches); runner %s x%d", len(records),
+                sum(len(b) for b in scan_batches), len(scan_batches), kind, n_workers)
+    batches: dict[str, Any] = {}
+    with make_task_runner(kind, n_workers) as task_runner:
+        batches["scan"] = run_batches(task_runner, scan_batch_task, [{"records": b} for b in scan_batches],
+                                      statics={"run_dir": str(run), "options": scan_opts}, outputs_ok=scan_outputs_ok,
+                                      run=run, records=by_id, progress=progress, stage="scan")
+        timings["scan"] = batches["scan"]["seconds"]
+        t1 = time.perf_counter()
+        finalize_scan_task(str(run), records, scan_opts,
+                           {"discover": timings["discover"], "detect": timings["scan"],
+                            "batches_cached": batches["scan"]["from_cache"] + batches["scan"]["reused_parts"],
+                            "workers": n_workers})
+        timings["rarity"] = time.perf_counter() - t1
+        id_batches = sanitize_stage.make_id_batches(run, batch_size=san_opts.batch_size)
+        items = [{"image_ids": ids, "content_key": content_key([by_id[i] for i in ids])} for ids in id_batches]
+        batches["sanitize"] = run_batches(task_runner, sanitize_batch_task, items,
+                                          statics={"input_dir": str(src), "run_dir": str(run), "policy": policy,
+                                                   "options": san_opts},
+                                          outputs_ok=sanitize_outputs_ok, run=run, records=by_id, progress=progress,
+                                          stage="sanitize")
+        timings["sanitize"] = batches["sanitize"]["seconds"]
+    t2 = time.perf_counter()
+    final = finalize_sanitize_task(str(run), policy, san_opts)
+    timings["report"] = time.perf_counter() - t2
+    progress.stage("report", 1.0)
+    timings["total"] = time.perf_counter() - t0
+    summary = {"run_dir": str(run), "report": final.get("report"), "n_images": final["n_images"],
+               "by_clean_status": final["by_clean_status"], "decisions": final["decisions"],
+               "n_residual_failures": final["n_residual_failures"], "batches": batches,
+               "timings": {k: round(v, 3) for k, v in timings.items()}, "runner": kind, "workers": n_workers}
+    publish_sanitize(summary)
+    logger.info("sanitized %d files: %s; report at %s", summary["n_images"],
+                ", ".join(f"{v} {k}" for k, v in sorted(summary["by_clean_status"].items())), summary["report"])
+    return summary
+
+
+if __name__ == "__main__":  # pragma: no cover - manual runs: python -m flows.sanitize IN OUT
+    import sys
+
+    print(json.dumps(sanitize(sys.argv[1], sys.argv[2]), indent=2))
