@@ -83,7 +83,10 @@ def make_task_runner(kind: str, workers: int) -> Any:
     from prefect_dask import DaskTaskRunner
 
     if kind == "dask":
+        # Share the cores between worker processes instead of each torch using all of them.
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
         return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                               cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                              "host": "127.0.0.1", "dashboard_address": None})
+                                              "host": "127.0.0.1", "dashboard_address": None,
+                                              "env": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}})
     return DaskTaskRunner(address=kind)

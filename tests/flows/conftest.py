@@ -64,17 +64,18 @@ def fake_ocr(monkeypatch) -> HashReader:
 
 
 def copy_subset(src: Path, dest: Path, *, n_png: int, n_dcm: int) -> Path:
-    """Copy the first ``n_png`` PNG and ``n_dcm`` DICOM files of ``src`` (with their class folders)."""
-    files = sorted(p for p in src.rglob("*") if p.is_file())
-    chosen = [p for p in files if p.suffix == ".png"][:n_png] + [p for p in files if p.suffix == ".dcm"][:n_dcm]
-    for p in chosen:
-        target = dest / p.relative_to(src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(p, target)
+    """Copy the first ``n_png`` PNG and ``n_dcm`` DICOM files of each class folder of ``src``."""
+    for folder in sorted(p for p in src.iterdir() if p.is_dir()):
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        chosen = [p for p in files if p.suffix == ".png"][:n_png] + [p for p in files if p.suffix == ".dcm"][:n_dcm]
+        for p in chosen:
+            target = dest / p.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, target)
     return dest
 
 
 @pytest.fixture
 def small_tree(sample_data_dir: Path, tmp_path: Path) -> Path:
-    """14 sample images (10 PNG, 4 DICOM incl. compressed ones) in a temp folder."""
-    return copy_subset(sample_data_dir / "images", tmp_path / "in", n_png=10, n_dcm=4)
+    """14 sample images (5 PNG and 2 DICOM per class) in a temp folder."""
+    return copy_subset(sample_data_dir / "images", tmp_path / "in", n_png=5, n_dcm=2)

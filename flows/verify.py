@@ -1,0 +1,90 @@
+"""Prefect flow ``verify``: train the same probe on the original and the sanitised data, compare M scores.
+
+Wiring over :func:`ufmclean.verify.run.run_verify`, :func:`ufmclean.verify.gradcam.gradcam_for_run`
+and :func:`ufmclean.verify.report.write_report`, as ``ufmclean verify`` does. Training and Grad-CAM
+run in one task (the trained probes stay in that process); the task returns paths and counts only.
+
+No ``from __future__ import annotations``: it breaks pydantic parameters of served deployments.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.artifacts import publish_verify
+from flows.options import VerifySettings
+
+TESTS = ("white/A", "grey/A", "black/A", "white/B")
+
+
+def feature_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per feature: ``"sig_before→sig_after"`` seeds for each test (ids and numbers only, no paths or text)."""
+    rows = []
+    for s in doc["summary"]:
+        row: dict[str, Any] = {"feature_id": s["feature_id"], "source": s["source"]}
+        for t in TESTS:
+            if t in s["tests"]:
+                row[t] = f"{s['tests'][t]['sig_before']}→{s['tests'][t]['sig_after']}"
+        rows.append(row)
+    return rows
+
+
+@task(name="probe-before-after", cache_policy=NO_CACHE, persist_result=False)
+def verify_task(original: str, sanitized: str, out_dir: str, settings: VerifySettings) -> dict[str, Any]:
+    """Train, score, draw Grad-CAM strips and write ``verify.json``/``verify.html``; returns a PHI-free summary."""
+    from ufmclean.verify.gradcam import gradcam_for_run
+    from ufmclean.verify.report import write_report
+    from ufmclean.verify.run import VerifyOptions, run_verify
+
+    logger = get_run_logger()
+    opts = VerifyOptions(**settings.model_dump())
+    doc, art = run_verify(original, sanitized, options=opts, progress=lambda msg: logger.info("%s", msg))
+    pngs = (gradcam_for_run(art, Path(out_dir) / "gradcam", model_name=opts.model, n_images=opts.gradcam_images)
+            if opts.gradcam_images > 0 else [])
+    paths = write_report(doc, out_dir, gradcam_pngs=pngs)
+    probe = {ph: {k: doc["probe"][ph][k] for k in ("accuracy", "auroc", "device")} for ph in ("before", "after")}
+    return {"html": paths["html"], "json": paths["json"], "probe": probe, "n_seeds": opts.seeds,
+            "n_features": len(doc["summary"]), "wall_seconds": doc["wall_seconds"], "tests": list(TESTS),
+            "rows": feature_rows(doc)}
+
+
+@flow(name="verify", description="Probe before/after sanitising: M scores per removed feature and the canary.")
+def verify(
+    original: str,
+    sanitized: str,
+    out_dir: Optional[str] = None,
+    settings: VerifySettings = VerifySettings(),
+) -> dict[str, Any]:
+    """Compare memorisation of removed features before and after sanitising.
+
+    Parameters
+    ----------
+    original : str
+        The original dataset folder (may hold ``canary.json`` from ``ufmclean canary``).
+    sanitized : str
+        The sanitize run folder (its ``clean/`` and ``findings.parquet`` are used).
+    out_dir : str, optional
+        Where ``verify.json``, plots, Grad-CAM strips and ``verify.html`` go (default ``SANITIZED/verify``).
+    settings : VerifySettings
+        Seeds, probe size/model/epochs, device, alpha, labels.
+
+    Returns
+    -------
+    dict
+        Paths of the outputs, probe accuracy before/after, significant seeds per feature (no text).
+    """
+    logger = get_run_logger()
+    logging.getLogger("ufmclean").setLevel(logging.INFO)
+    for name, value in (("original", original), ("sanitized", sanitized)):
+        if not Path(value).is_dir():
+            raise ValueError(f"{name} {value} does not exist or is not a folder")
+    out = out_dir or str(Path(sanitized) / "verify")
+    summary = verify_task(original, sanitized, out, settings)
+    publish_verify(summary, html=summary["html"])
+    b, a = summary["probe"]["before"], summary["probe"]["after"]
+    logger.info("probe accuracy %.3f -> %.3f; %d features scored; report at %s", b["accuracy"], a["accuracy"],
+                summary["n_features"], summary["html"])
+    return summary
