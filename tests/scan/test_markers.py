@@ -153,6 +153,9 @@ def test_large_frame_is_shrunk_and_boxes_map_back():
         {"exclude_overlap": 2.0},
         {"merge_gap": -1},
         {"max_work_side": 0},
+        {"min_side_ratio": -0.1},
+        {"grow_fraction": 1.5},
+        {"max_growth": -1},
     ],
 )
 def test_options_validation(bad):
@@ -202,3 +205,52 @@ def test_kermany_r_markers_found_and_cluster(shared_data):
     image_of = np.array([k for k, ms in enumerate(marks) for _ in ms])
     largest = max(len(set(image_of[labels == lab])) for lab in set(labels.tolist()))
     assert largest >= 10  # the common "R" forms a common key, not one rare key per image
+
+
+def rib(img: np.ndarray, *, cx: float, cy: float, radius: float, gain: float, width: float, period: float) -> None:
+    """Add a bright arc in place: flat-topped with 1-px edges (as sharp as a 224 px rib gets), its
+    brightness varying along its length so that only pieces of it pass a contrast threshold."""
+    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]].astype(np.float32)
+    dist = np.abs(np.hypot(xx - cx, yy - cy) - radius)
+    band = np.clip(width / 2 + 0.5 - dist, 0, 1) * (yy < cy)
+    band *= gain * (0.6 + 0.4 * np.sin(np.arctan2(yy - cy, xx - cx) * period))
+    img[:] = np.clip(img + band, 0, 255).astype(np.uint8)
+
+
+def ribcage(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = (anatomy(seed).astype(np.float32) * 0.6).astype(np.uint8)  # dark lung field
+    for k in range(4):
+        rib(img, cx=128 + rng.uniform(-30, 30), cy=200 + 25 * k, radius=rng.uniform(90, 140),
+            gain=rng.uniform(110, 160), width=rng.uniform(3, 6), period=rng.uniform(8, 16))  # fmt: skip
+    return cv2.GaussianBlur(img, (0, 0), 0.7)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15, 16])
+def test_rib_like_bright_arcs_give_nothing(seed):
+    # The detector before the side and growth tests found 2-5 marks in each of these.
+    assert frame_marks(ribcage(seed)) == []
+
+
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_thin_wire_gives_nothing(seed):
+    rng = np.random.default_rng(seed)
+    img = (anatomy(seed).astype(np.float32) * 0.7).astype(np.uint8)
+    pts = np.cumsum(rng.uniform(-1, 1, (12, 2)) * 8 + [20, 6], axis=0).astype(np.int32) + [10, 60]
+    layer = np.zeros_like(img)
+    cv2.polylines(layer, [pts], False, 255, 1, cv2.LINE_AA)  # a monitoring lead crossing the chest
+    a = layer.astype(np.float32) / 255 * (0.55 + 0.45 * np.sin(np.arange(img.shape[1]) / 6.0))[None, :]
+    img = np.clip(img * (1 - a) + 220 * a, 0, 255).astype(np.uint8)
+    assert frame_marks(img) == []  # the detector before the side and growth tests found 5-6 pieces
+
+
+def test_marks_on_ribbed_background_still_found():
+    img = ribcage(13)
+    r = letter_r(img, 30, 40)
+    s = sticker(img, 170, 200, 26, 18, value=235)
+    cv2.line(img, (200, 30), (200, 60), 230, 2)  # a ruler-like tick
+    cv2.arrowedLine(img, (60, 200), (90, 170), 225, 2, tipLength=0.4)
+    marks = frame_marks(img)
+    for truth in (r, s, BBox(199, 29, 202, 62), BBox(58, 168, 93, 203)):
+        assert any(m.bbox.iou(truth) >= 0.5 for m in marks), truth
+    assert len(marks) == 4

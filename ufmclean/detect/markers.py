@@ -7,7 +7,10 @@ background within a pixel (bone and soft tissue roll off over several); **flat p
 grey value (a sticker's fill; imaged anatomy is never exactly flat over 3x3); **colour** in a grey
 frame (pen marks, coloured stickers). Components that are large (borders, collimator blades,
 over-exposed regions), touch the frame edge, lack contrast to a ring around them or have soft edges
-are dropped; nearby survivors merge into one mark (a sticker's fill and its printed ring), which gets
+are dropped, and so are pieces of longer structures (ribs, clavicles, wires): a rendered mark
+steps down to its background on *every* side (8 directional contrasts) and does not run on when
+re-thresholded at half the contrast, while a rib piece is just where a long bright band crosses
+the seed level. Nearby survivors merge into one mark (a sticker's fill and its printed ring), which gets
 a compact appearance descriptor that the rarity stage clusters by L2 distance.
 """
 
@@ -48,6 +51,9 @@ class MarkerOptions:
     chroma_level: int = 48  # max(R,G,B) - min(R,G,B) that seeds a colour candidate (RGB frames)
     min_flat_contrast: float = 40.0  # contrast an exact flat plateau needs (flatness is evidence already)
     min_sharpness: float = 0.6  # fraction of the 1-px outer boundary already past the half-way level
+    min_side_ratio: float = 0.6  # weakest of 8 directional contrasts, as a fraction of the ring contrast
+    grow_fraction: float = 0.5  # bright/dark parts re-thresholded at this fraction of min_contrast ...
+    max_growth: int = 2  # ... may spread at most this many px past their box (a mark's blurred rim)
     min_area: int = 6  # least pixels of a component
     min_flat_area: int = 16  # least pixels of a flat plateau's 3x3 interior
     max_area_fraction: float = 0.02  # largest component, fraction of the frame's pixels
@@ -70,8 +76,11 @@ class MarkerOptions:
         for name in ("min_contrast", "min_flat_contrast"):
             if not 0 < getattr(self, name) <= 255:
                 raise ValueError(f"{name} must be in (0, 255]")
-        if not 0 <= self.min_sharpness <= 1:
-            raise ValueError("min_sharpness must be in [0, 1]")
+        for name in ("min_sharpness", "min_side_ratio", "grow_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1]")
+        if self.max_growth < 0:
+            raise ValueError("max_growth must be >= 0")
         for name in ("min_area", "min_flat_area", "max_per_frame", "max_work_side"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -115,6 +124,34 @@ def _ring(mask: np.ndarray) -> np.ndarray:
     return cv2.dilate(mask, _kernel(_RING_OUT)).astype(bool) & ~cv2.dilate(mask, _kernel(_RING_IN - 1)).astype(bool)
 
 
+_DIRECTIONS = ((0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1))
+_SIDE_SHIFT = 3  # pixels; must stay below _RING_OUT so the shifted mask stays inside the padded box
+
+
+def _weakest_side(mask: np.ndarray, values: np.ndarray, level: float, polarity: float | None) -> float:
+    """Least contrast of ``level`` over the 8 directions (mask uint8 0/1, values same shape).
+
+    Signed by ``polarity`` (+1: the mark is brighter, -1: darker); absolute when ``polarity`` is None.
+
+    Each direction's surroundings are the mask shifted ``_SIDE_SHIFT`` px that way, less the mask
+    and its 1-px neighbourhood. Directions that fall off the frame are skipped.
+    """
+    near = cv2.dilate(mask, _kernel(1)).astype(bool)
+    h, w = mask.shape
+    weakest = np.inf
+    for dx, dy in _DIRECTIONS:
+        sx, sy = dx * _SIDE_SHIFT, dy * _SIDE_SHIFT
+        shifted = np.zeros_like(mask)
+        shifted[max(sy, 0) : h + min(sy, 0), max(sx, 0) : w + min(sx, 0)] = mask[
+            max(-sy, 0) : h + min(-sy, 0), max(-sx, 0) : w + min(-sx, 0)
+        ]
+        region = shifted.astype(bool) & ~near
+        if region.any():
+            diff = level - float(np.median(values[region]))
+            weakest = min(weakest, abs(diff) if polarity is None else diff * polarity)
+    return float(weakest)
+
+
 def _evaluate(
     mask: np.ndarray, outer: BBox, grey: np.ndarray, chroma: np.ndarray | None, cls: int, opts: MarkerOptions
 ) -> _Part | None:
@@ -145,16 +182,51 @@ def _evaluate(
     sharpness = float(np.mean((values[edge_out].astype(np.float32) - mid) * polarity < 0))
     if sharpness < opts.min_sharpness:
         return None
+    # A rendered mark stands out on every side; a bright piece of a rib or wire continues along its
+    # length, so the background just past its ends is as bright as the piece itself.
+    # An exact plateau (a sticker's fill) may sit between darker and brighter surroundings, so it
+    # needs a step of either sign on each side, measured against the plateau threshold.
+    side = _weakest_side(mask, values, level, None if cls == _FLAT else polarity)
+    if side < opts.min_side_ratio * (opts.min_flat_contrast if cls == _FLAT else abs(contrast)):
+        return None
     score = 0.5 * min(1.0, abs(contrast) / 128.0) + 0.5 * sharpness
     ys, xs = np.nonzero(inside)
     tight = BBox(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     return _Part(tight.translate(outer.x0, outer.y0), inside[tight.slices], cls, contrast, score)
 
 
+def _grows(part: _Part, low: np.ndarray, margin: int) -> bool:
+    """Whether ``part`` continues past its box padded by ``margin`` in ``low`` (uint8 0/1, frame-sized).
+
+    ``low`` is the seed re-thresholded at a lower contrast. A rendered mark ends in a step, so at the
+    lower level it only gains its blurred rim; a bright piece of a rib or wire is where a longer
+    structure happens to cross the seed level, and at the lower level it runs on. Labelling only a
+    window around the part keeps this cheap (the few accepted parts, not the frame).
+    """
+    h, w = low.shape
+    window = part.box.pad(margin + 1, height=h, width=w)
+    labels = cv2.connectedComponents(np.ascontiguousarray(low[window.slices]), connectivity=8)[1]
+    inner = part.box.translate(-window.x0, -window.y0)
+    mine = np.unique(labels[inner.slices][part.mask])
+    reach = np.isin(labels, mine[mine > 0])
+    keep = part.box.pad(margin).translate(-window.x0, -window.y0)
+    reach[max(keep.y0, 0) : keep.y1, max(keep.x0, 0) : keep.x1] = False
+    return bool(reach.any())
+
+
 def _components(
-    seed: np.ndarray, grey: np.ndarray, chroma: np.ndarray | None, cls: int, opts: MarkerOptions, min_area: int
+    seed: np.ndarray,
+    grey: np.ndarray,
+    chroma: np.ndarray | None,
+    cls: int,
+    opts: MarkerOptions,
+    min_area: int,
+    low: np.ndarray | None = None,
 ) -> list[_Part]:
     """Accepted components of one seed mask (uint8 0/1, frame-sized).
+
+    ``low`` (uint8 0/1, frame-sized, a superset of ``seed``): when given, parts that run on in it
+    past ``opts.max_growth`` px are dropped (see :func:`_grows`).
 
     External contours instead of connected-component labelling: seeds are sparse, and labelling a
     2048² frame costs ~10x more than tracing the few contours in it.
@@ -185,7 +257,7 @@ def _components(
         if area < min_area or area > max_area:
             continue
         part = _evaluate(mask, outer, grey, chroma, cls, opts)
-        if part is not None:
+        if part is not None and (low is None or not _grows(part, low, opts.max_growth)):
             parts.append(part)
     return parts
 
@@ -285,11 +357,14 @@ def _candidates(frame: np.ndarray, opts: MarkerOptions) -> list[_Part]:
     # whatever the exposure around them (a grey "R" on a dark corner, a white one on soft tissue).
     side = max(9, int(round(opts.background_fraction * max(h, w)))) | 1
     background = cv2.blur(grey, (side, side), borderType=cv2.BORDER_REPLICATE)
-    seed = (cv2.subtract(grey, background) >= opts.min_contrast).view(np.uint8)
-    parts = _components(seed, grey, chroma, _BRIGHT, opts, opts.min_area)
+    low_level = opts.grow_fraction * opts.min_contrast
+    above = cv2.subtract(grey, background)
+    seed = (above >= opts.min_contrast).view(np.uint8)
+    parts = _components(seed, grey, chroma, _BRIGHT, opts, opts.min_area, (above >= low_level).view(np.uint8))
     if opts.dark:
-        seed = (cv2.subtract(background, grey) >= opts.min_contrast).view(np.uint8)
-        parts += _components(seed, grey, chroma, _DARK, opts, opts.min_area)
+        below = cv2.subtract(background, grey)
+        seed = (below >= opts.min_contrast).view(np.uint8)
+        parts += _components(seed, grey, chroma, _DARK, opts, opts.min_area, (below >= low_level).view(np.uint8))
     if opts.flat:
         k3 = _kernel(1)
         flat = cv2.dilate(grey, k3) == cv2.erode(grey, k3)
