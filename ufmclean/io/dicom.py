@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import struct
 import warnings
+import zlib
 from typing import Any
 
 import numpy as np
@@ -65,7 +67,8 @@ def read_dataset(path: str, *, stop_before_pixels: bool = False) -> Any:
             return ds
     except InvalidDicomError as exc:
         raise LoadError(f"not a valid DICOM file ({type(exc).__name__}); check the file is DICOM Part 10") from None
-    except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+    except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, IndexError,
+            zlib.error, struct.error, MemoryError) as exc:
         raise LoadError(
             f"DICOM header could not be parsed ({type(exc).__name__}); the file is truncated or corrupt - re-export it"
         ) from None

@@ -114,6 +114,17 @@ def _record_for_file(path: str, relpath: str) -> ImageRecord:
         return rec.with_(**_header_fields(path, fmt))
     except LoadError as exc:
         return rec.with_(status="error", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one odd file must not stop discovery; its message may hold PHI
+        return rec.with_(status="error", error=f"file header could not be read ({type(exc).__name__}); "
+                                               "the file is corrupt or of an unsupported kind")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates (surrogateescape)
+        return False
+    return True
 
 
 def _walk(root: Path) -> list[ImageRecord]:
@@ -135,6 +146,13 @@ def _walk(root: Path) -> list[ImageRecord]:
             continue
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if not _is_utf8(rel):
+                # Run tables (Parquet) hold UTF-8 only; show the bytes escaped and ask for a rename.
+                shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+                out.append(ImageRecord(image_id=image_id_for(shown), relpath=shown, path=entry.path, sha256="",
+                                       size_bytes=0, format="unknown", status="error",
+                                       error="file name is not valid UTF-8; rename it (bytes shown escaped)"))
+                continue
             row = dict(
                 image_id=image_id_for(rel), relpath=rel, path=entry.path, sha256="", size_bytes=0, format="unknown"
             )

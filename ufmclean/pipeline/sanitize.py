@@ -297,7 +297,8 @@ def run_sanitize(
         if policy.rare_max_images is not None:
             changes["rare_max_images"] = policy.rare_max_images
         scan_options = scan_stage.ScanOptions(**changes)
-    scan_counts = scan_stage.run_scan(inp, run, options=scan_options, workers=workers)
+    scan_counts = scan_stage.run_scan(inp, run, options=scan_options, workers=workers,
+                                      engine=engine if workers == 1 else None)
     batches = make_id_batches(run, batch_size=options.batch_size)
     if workers == 1:
         for ids in batches:
