@@ -168,3 +168,16 @@ def test_failed_verification_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(WriteError, match="simulated"):
         write_image(li, li.raw.copy(), tmp_path / "out" / "d.dcm", method="mask")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_new_uid_is_reproducible_and_content_bound(tmp_path):
+    src = save(make_ds(gradient(16, 16)), tmp_path / "in" / "a.dcm")
+    loaded = load_image(record(src))
+    edited = loaded.raw.copy()
+    edited[0, :4, :4] = 0
+    uids = []
+    for name, raw in (("one", edited), ("two", edited), ("three", 255 - loaded.raw)):
+        uids.append(write_image(loaded, raw, tmp_path / name / "a.dcm", method="inpaint").sop_instance_uid_new)
+    assert uids[0] == uids[1] != uids[2] and uids[0] != loaded.record.path
+    assert (tmp_path / "one" / "a.dcm").read_bytes() == (tmp_path / "two" / "a.dcm").read_bytes()
+    assert str(pydicom.dcmread(src).SOPInstanceUID) not in uids

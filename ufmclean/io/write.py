@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import os
 import warnings
 from pathlib import Path
@@ -228,7 +230,11 @@ def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method
         old_uid = str(ds.get("SOPInstanceUID", "")) or None
         new_uid = old_uid
         if changed or (remove_overlays and had_overlays) or method != "none":
-            new_uid = generate_uid()
+            # Derived from the old UID and the new pixels, so a rerun (e.g. after a crash) writes
+            # byte-identical files, while different content still gets a different UID.
+            digest = hashlib.sha256(np.ascontiguousarray(new_raw).tobytes()).hexdigest()
+            new_uid = generate_uid(entropy_srcs=[old_uid or loaded.record.sha256 or "", digest, method,
+                                                 str(remove_overlays and had_overlays)])
             ds.SOPInstanceUID = new_uid
             if meta is not None:
                 ds.file_meta.MediaStorageSOPInstanceUID = new_uid
