@@ -156,6 +156,7 @@ def test_large_frame_is_shrunk_and_boxes_map_back():
         {"min_side_ratio": -0.1},
         {"grow_fraction": 1.5},
         {"max_growth": -1},
+        {"min_confidence": 1.2},
     ],
 )
 def test_options_validation(bad):

@@ -59,6 +59,7 @@ class MarkerOptions:
     max_area_fraction: float = 0.02  # largest component, fraction of the frame's pixels
     max_side_fraction: float = 0.25  # largest box side (also of a merged mark), fraction of the frame side
     merge_gap: int = 2  # parts within this many px (at 256 px; scaled with the frame) form one mark
+    min_confidence: float = 0.6  # marks scoring below this (see Mark.confidence) are not reported
     max_per_frame: int = 32  # keep the most confident marks per frame
     max_work_side: int = 640  # longer frames are shrunk by an integer factor first (boxes mapped back)
     exclude_overlap: float = 0.5  # drop a candidate this much (of its box) inside an excluded box
@@ -76,7 +77,7 @@ class MarkerOptions:
         for name in ("min_contrast", "min_flat_contrast"):
             if not 0 < getattr(self, name) <= 255:
                 raise ValueError(f"{name} must be in (0, 255]")
-        for name in ("min_sharpness", "min_side_ratio", "grow_fraction"):
+        for name in ("min_sharpness", "min_side_ratio", "grow_fraction", "min_confidence"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1]")
         if self.max_growth < 0:
@@ -189,7 +190,9 @@ def _evaluate(
     side = _weakest_side(mask, values, level, None if cls == _FLAT else polarity)
     if side < opts.min_side_ratio * (opts.min_flat_contrast if cls == _FLAT else abs(contrast)):
         return None
-    score = 0.5 * min(1.0, abs(contrast) / 128.0) + 0.5 * sharpness
+    # Confidence of "rendered, not imaged": strong contrast, a step edge, and a step on every side.
+    need_side = opts.min_flat_contrast if cls == _FLAT else abs(contrast)
+    score = (min(1.0, abs(contrast) / 128.0) + sharpness + min(1.0, side / need_side)) / 3.0
     ys, xs = np.nonzero(inside)
     tight = BBox(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     return _Part(tight.translate(outer.x0, outer.y0), inside[tight.slices], cls, contrast, score)
@@ -427,6 +430,8 @@ def frame_marks(frame: np.ndarray, *, exclude: Sequence[BBox] = (), options: Mar
             continue
         # A mark's confidence is its strongest part's; grouping only adds evidence.
         score = max(p.score for p in members)
+        if score < opts.min_confidence:
+            continue
         full_box = box.scale(factor, factor).clip(full_h, full_w)
         marks.append(Mark(full_box, float(np.clip(score, 0.0, 1.0)), _descriptor(members, box, grey, diag)))
     marks.sort(key=lambda m: (-m.confidence, m.bbox.y0, m.bbox.x0))
