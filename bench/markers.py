@@ -91,7 +91,30 @@ def folder(name: str, files: list[Path]) -> list[list]:
     return marks
 
 
-def clusters(name: str, marks: list[list]) -> None:
+def rare_sheet(path: Path, frames: list[np.ndarray], marks: list[list], rare: np.ndarray, cols: int = 12) -> None:
+    """Contact sheet of rare-key marks (crop around each box, 4x, box in red) for hand-checking."""
+    flat = [(k, m) for k, ms in enumerate(marks) for m in ms]
+    tiles = []
+    for (k, m), is_rare in zip(flat, rare):
+        if not is_rare:
+            continue
+        g, b = frames[k], m.bbox
+        half = max(16, max(b.width, b.height) // 2 + 6)
+        cx, cy = (b.x0 + b.x1) // 2, (b.y0 + b.y1) // 2
+        win = BBox(cx - half, cy - half, cx + half, cy + half).clip(*g.shape)
+        tile = cv2.cvtColor(cv2.resize(g[win.slices], (128, 128), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
+        sx, sy = 128 / win.width, 128 / win.height
+        p0 = (int((b.x0 - win.x0) * sx), int((b.y0 - win.y0) * sy))
+        p1 = (int((b.x1 - win.x0) * sx) - 1, int((b.y1 - win.y0) * sy) - 1)
+        tiles.append(cv2.rectangle(tile, p0, p1, (0, 0, 255), 1))
+    if not tiles:
+        return
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
+    cv2.imwrite(str(path), np.vstack([np.hstack(tiles[i : i + cols]) for i in range(0, len(tiles), cols)]))
+    print(f"rare marks sheet: {path} ({len(tiles)} tiles)")
+
+
+def clusters(name: str, marks: list[list], sheet: Path | None = None, frames: list | None = None) -> None:
     desc = [m.descriptor for ms in marks for m in ms]
     if not desc:
         return
@@ -100,6 +123,8 @@ def clusters(name: str, marks: list[list]) -> None:
     doc = {lab: len(set(image_of[labels == lab].tolist())) for lab in set(labels.tolist())}
     top = sorted(doc.values(), reverse=True)
     rare = sum(doc[lab] <= K for lab in labels.tolist())
+    if sheet is not None and frames is not None:
+        rare_sheet(sheet, frames, marks, np.array([doc[lab] <= K for lab in labels.tolist()]))
     print(
         f"{name}: {len(doc)} marker keys at L2 <= {DIST}; largest doc_freq {top[:8]}; "
         f"{rare} of {len(desc)} marks in rare keys (doc_freq <= {K}), {rare / len(marks):.2f}/image would be flagged"
@@ -120,6 +145,7 @@ def sticker_vs_r(kermany: list[list]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kermany", type=int, default=1000, help="Kermany images to scan (random, seeded)")
+    ap.add_argument("--sheet", type=Path, help="write a contact sheet of Kermany rare-key mark crops here (PNG; image content: keep it outside the repo)")
     args = ap.parse_args()
     speed()
     sample_data()
@@ -130,7 +156,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     pick = [files[i] for i in sorted(rng.choice(len(files), min(args.kermany, len(files)), replace=False))]
     kermany = folder("kermany_cxr_224", pick)
-    clusters("kermany_cxr_224", kermany)
+    frames = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in pick] if args.sheet else None
+    clusters("kermany_cxr_224", kermany, args.sheet, frames)
     sticker_vs_r(kermany)
     nih = sorted((SHARED / "nih_cxr14_1000_64px").glob("*/*/*.png"))
     clusters("nih_cxr14_64px", folder("nih_cxr14_64px", nih))
