@@ -29,6 +29,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
+# Local Prefect server (127.0.0.1) + served sanitize/local and verify/local in the foreground; Ctrl-C stops both.
+.PHONY: serve
+serve: $(STAMP)
+	bash scripts/serve.sh
+
 test: $(STAMP)
 	$(PY) -m pytest -q
 
