@@ -5,59 +5,14 @@ recomputes only the unfinished batches; a cached batch whose outputs vanished is
 nothing recognised reaches Prefect (results, artifacts, logs).
 """
 
-import hashlib
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from flow_helpers import run_flow, snapshot
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
 pytest.importorskip("ufmclean.pipeline.scan", reason="the scan stage is not installed")
-
-# Columns that legitimately differ between two runs of the same data (none today; kept explicit).
-VOLATILE_IMAGE_COLUMNS: frozenset[str] = frozenset()
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file; for DICOM, of the dataset with the new (random) SOP Instance UID blanked.
-
-    The writer gives every modified DICOM a fresh UID (generate_uid), so two runs differ there and
-    nowhere else; all other tags, the transfer syntax and the pixel data must match.
-    """
-    if path.suffix.lower() != ".dcm":
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    import io
-
-    import pydicom
-
-    ds = pydicom.dcmread(path)
-    for tag in ("SOPInstanceUID",):
-        if tag in ds:
-            setattr(ds, tag, "1.2.3")
-    if "MediaStorageSOPInstanceUID" in ds.file_meta:
-        ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3"
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return hashlib.sha256(buf.getvalue()).hexdigest()
-
-
-def snapshot(run: Path) -> dict:
-    """What must be identical between two runs: both tables (all columns) and every clean/ file's bytes."""
-    images = sorted(({k: v for k, v in r.items() if k not in VOLATILE_IMAGE_COLUMNS}
-                     for r in pq.read_table(run / "images.parquet").to_pylist()), key=lambda r: r["image_id"])
-    findings = sorted(pq.read_table(run / "findings.parquet").to_pylist(), key=lambda r: r["finding_id"])
-    clean = {p.relative_to(run / "clean").as_posix(): file_digest(p)
-             for p in sorted((run / "clean").rglob("*")) if p.is_file()}
-    return {"images": images, "findings": findings, "clean": clean}
-
-
-def run_flow(inp: Path, run: Path, **kw):
-    from flows.options import SanitizeSettings
-    from flows.sanitize import sanitize
-
-    settings = SanitizeSettings(device="cpu", **kw.pop("settings", {}))
-    return sanitize(str(inp), str(run), options=settings, return_state=True, **kw)
-
 
 def test_flow_writes_the_same_run_folder_as_the_cli(small_tree: Path, tmp_path: Path, fake_ocr) -> None:
     from ufmclean.cli.main import main
