@@ -110,3 +110,17 @@ def test_verify_cli_end_to_end(tmp_path, tiny_dataset):
 def test_verify_cli_usage_error_exit_code(tmp_path):
     rc = main(["verify", "--original", str(tmp_path / "nope"), "--sanitized", str(tmp_path), "--out", str(tmp_path / "o")])
     assert rc == 2
+
+
+def test_schedule_is_checked_and_changes_training():
+    with pytest.raises(UsageError):
+        train.TrainConfig(schedule="cyclic")
+    x, y = _xy()
+    # Odd sizes leave a one-sample last batch that is skipped: the one-cycle step count must match it.
+    x, y = x[:25], y[:25]
+    one = train.TrainConfig(epochs=2, batch_size=8, device="cpu", width=4)
+    const = train.TrainConfig(epochs=2, batch_size=8, device="cpu", width=4, schedule="constant")
+    a = train.predict_proba(train.train_probe(x, y, n_classes=2, config=one, seed=1), x)
+    b = train.predict_proba(train.train_probe(x, y, n_classes=2, config=const, seed=1), x)
+    assert one.schedule == "onecycle" and a.shape == (25, 2)
+    assert not np.allclose(a, b)

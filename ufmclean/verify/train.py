@@ -1,7 +1,11 @@
 """Seeded, deterministic probe training and batched prediction.
 
 Recipe (the same for the original and the sanitised dataset): Adam, cross-entropy, no augmentation,
-shuffled mini-batches from a ``torch.Generator`` seeded with the run seed. Device ``auto`` picks CUDA
+shuffled mini-batches from a ``torch.Generator`` seeded with the run seed. The learning rate follows
+a one-cycle schedule by default (warm-up, then cosine decay to ~0): the probe ends in a settled state
+whose batch-norm statistics match its weights, so accuracy is stable across seeds and a single
+training sample's features are fitted (a constant rate left eval-mode accuracy swinging 0.63-0.90 on
+Kermany and the train set unfitted in eval mode). Device ``auto`` picks CUDA
 when present; on CUDA the forward pass runs under bfloat16 autocast (AMP).
 """
 
@@ -18,11 +22,14 @@ import numpy as np
 from ufmclean.errors import UsageError
 from ufmclean.verify.models import build_model
 
+SCHEDULES = ("onecycle", "constant")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Probe recipe: ``model`` name, ``epochs``, ``batch_size``, Adam ``lr`` and ``weight_decay``,
-    ``device`` (``auto``/``cpu``/``cuda``/``cuda:N``), CNN ``width``."""
+    """Probe recipe: ``model`` name, ``epochs``, ``batch_size``, Adam peak ``lr`` and ``weight_decay``,
+    ``device`` (``auto``/``cpu``/``cuda``/``cuda:N``), CNN ``width``, ``schedule`` (``onecycle``: warm-up
+    then cosine decay per step; ``constant``)."""
 
     model: str = "cnn"
     epochs: int = 10
@@ -31,10 +38,13 @@ class TrainConfig:
     weight_decay: float = 0.0
     device: str = "auto"
     width: int = 16
+    schedule: str = "onecycle"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise UsageError("epochs and batch_size must be >= 1, lr > 0 and weight_decay >= 0")
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 
 @dataclass
@@ -107,6 +117,10 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1).to(device)
         y = torch.from_numpy(labels.astype(np.int64)).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        steps_per_epoch = sum(1 for s in range(0, len(x), config.batch_size) if min(config.batch_size, len(x) - s) >= 2)
+        sched = None
+        if config.schedule == "onecycle" and steps_per_epoch > 0:
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch)
         gen = torch.Generator().manual_seed(seed)
         model.train()
         t0 = time.perf_counter()
@@ -121,6 +135,8 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
