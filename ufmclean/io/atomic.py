@@ -54,17 +54,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
     return dest
 
 
-def safe_join(root: str | os.PathLike[str], relpath: str | os.PathLike[str]) -> Path:
+def safe_join(root: str | os.PathLike[str], relpath: str | os.PathLike[str], *, check_symlinks: bool = True) -> Path:
     """Return ``root / relpath``, refusing absolute paths, ``..`` parts and symlinks that lead outside ``root``.
 
-    Raises :class:`~ufmclean.errors.UsageError` with the reason; the message holds only the
-    offending relative path (relpaths are not PHI-bearing header values).
+    ``check_symlinks=False`` keeps only the lexical checks: for reading input files, where a symlink
+    that discovery accepted may point anywhere (we read through it, never write). Outputs always use
+    the default. Raises :class:`~ufmclean.errors.UsageError` with the reason; the message holds only
+    the offending relative path (relpaths are not PHI-bearing header values).
     """
     rel = Path(relpath)
     if str(relpath) == "" or rel.is_absolute() or rel.anchor:
         raise UsageError(f"refusing path {str(relpath)!r}: it must be a non-empty relative path")
     if any(part == ".." for part in rel.parts):
         raise UsageError(f"refusing path {str(relpath)!r}: '..' components are not allowed")
+    if not check_symlinks:
+        return Path(root) / rel
     base = Path(root).resolve()
     joined = base / rel
     # Resolve what exists (symlinks in the existing prefix) and check containment.

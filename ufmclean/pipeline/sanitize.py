@@ -95,7 +95,7 @@ def _record_from_row(row: dict[str, Any], input_dir: Path):  # -> ImageRecord
     from ufmclean.records import ImageRecord
 
     fields = {f: row.get(f) for f in ImageRecord.__slots__ if f in row}  # type: ignore[attr-defined]
-    path = safe_join(input_dir, row["relpath"])
+    path = safe_join(input_dir, row["relpath"], check_symlinks=False)  # inputs may be accepted symlinks
     fields["path"] = str(path)
     fields["size_bytes"] = path.stat().st_size if path.is_file() else 0
     return ImageRecord(**fields)
