@@ -164,3 +164,15 @@ def test_family_a_validates_shapes():
         mscore.family_a(np.zeros((3, 2)), np.zeros((3, 3)), np.zeros(3, int))
     with pytest.raises(ValueError):
         mscore.family_a(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros(3, int), y_star=5)
+
+
+def test_calibrate_ranks_against_controls():
+    c = mscore.calibrate(0.5, np.array([0.1, 0.2, 0.3, 0.6]))
+    assert (c.rank, c.k) == (1, 4) and c.p == pytest.approx(2 / 5)
+    assert c.z == pytest.approx((0.5 - 0.3) / np.std([0.1, 0.2, 0.3, 0.6], ddof=1))
+    top = mscore.calibrate(1.0, np.linspace(-0.1, 0.1, 39))
+    assert top.rank == 0 and top.p == pytest.approx(1 / 40) and top.z > 0
+    # A feature that moves the model no more than text in general is not significant.
+    assert mscore.calibrate(0.0, np.linspace(-0.1, 0.1, 39)).p > 0.4
+    assert np.isnan(mscore.calibrate(0.3, np.array([np.nan])).p)
+    assert np.isnan(mscore.calibrate(0.3, np.array([0.2, 0.2])).z)

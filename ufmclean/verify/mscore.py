@@ -14,6 +14,9 @@ label-aware ``M_KL,y* = mean_{l_i = y*} [log q_i(y*) - log s_i(y*)]``. Probabili
 per-image terms (for label-free: ``KL(p_i‖q_i)`` against ``KL(p_i‖s_i)``; the spec gives no test for
 it, this is ufmclean's choice).
 
+Calibrated (the spec's optional score, :func:`calibrate`): the feature's M against the M of K
+never-inserted control features of the same size and place, as a rank / percentile p and a z-score.
+
 Everything here works on whole batches (no per-image Python loops).
 """
 
@@ -190,3 +193,35 @@ def score_feature(
     ctrl = random_patches(len(images), box.height, box.width, rng=rng)
     p_ctrl = predict(paste(images, ctrl, np.ones((box.height, box.width), bool), box))
     return family_a(p_clean, p_feat, labels, y_star=y_star), family_b(p_clean, p_feat, p_ctrl, labels, y_star=y_star)
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """A feature's M against the M of K never-inserted control features of the same size and place:
+    ``rank`` = controls with M >= the feature's; ``p = (rank + 1) / (K + 1)`` (one-sided permutation-style
+    percentile, so the smallest reachable p is ``1 / (K + 1)``); ``z`` = (M - mean) / std of the controls
+    (NaN when they are all equal)."""
+
+    m: float
+    rank: int
+    k: int
+    p: float
+    z: float
+
+
+def calibrate(m: float, m_controls: np.ndarray) -> Calibrated:
+    """Calibrate ``m`` against ``m_controls`` ``(K,)`` (the spec's optional calibrated score).
+
+    Why: a probe that never saw a feature still reacts to it (on Kermany, any pasted text moves every probe
+    by -0.05..+0.3 through the dataset's own marker shortcut), so family A's p is significant for
+    never-seen text. Controls rendered and placed like the feature absorb that generic response; what is
+    left is the feature's own effect.
+    """
+    mc = np.asarray(m_controls, dtype=float).ravel()
+    mc = mc[np.isfinite(mc)]
+    if len(mc) == 0 or not np.isfinite(m):
+        return Calibrated(float(m), -1, len(mc), float("nan"), float("nan"))
+    rank = int((mc >= m).sum())
+    sd = float(mc.std(ddof=1)) if len(mc) > 1 else 0.0
+    z = (float(m) - float(mc.mean())) / sd if sd > 0 else float("nan")
+    return Calibrated(float(m), rank, len(mc), (rank + 1) / (len(mc) + 1), z)
