@@ -1,19 +1,27 @@
 """Synthetic scan-benchmark images: a real chest X-ray background with burned-in text of known boxes.
 
-Used by bench/scan.py. Texts mix sizes (8-40 px), contrasts (bright, grey, dark-on-light label) and
-places (corners, edges), like real burned-in annotations. Ground truth is one box per text line.
+Used by bench/scan.py. Texts mix sizes (8-72 px), contrasts (bright, low-contrast grey, dark text on
+a light label) and places (corners, edges), like real burned-in annotations. Ground truth is one
+box per text line, with its style and whether the string is PHI. :func:`write_set` writes a set as
+PNG (for ufmclean and easyocr) and DICOM (for Presidio, with the burned-in name in PatientName so
+its metadata deny-list can work) plus ``ground_truth.json``.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-WORDS = ["DOE JOHN", "SMITH, ANNA", "MRN 00482913", "DOB 1971-03-04", "04/03/2001", "PORTABLE", "AP",
-         "ST MARY HOSP", "12:41:07", "45Y M", "ACC 7731920", "SEMI-UPRIGHT", "KAUFMAN SCOTT"]
+# string -> is it PHI (a name, ID, date, time or age; not a clinical word or institution)
+WORDS = {"DOE JOHN": True, "SMITH, ANNA": True, "MRN 00482913": True, "DOB 1971-03-04": True,
+         "04/03/2001": True, "PORTABLE": False, "AP": False, "ST MARY HOSP": False, "12:41:07": True,
+         "45Y M": True, "ACC 7731920": True, "SEMI-UPRIGHT": False, "KAUFMAN SCOTT": True}  # fmt: skip
+STYLES = ("bright", "low_contrast", "dark_on_light")
+NAMES = ("DOE JOHN", "SMITH, ANNA", "KAUFMAN SCOTT")
 
 
 def background(size: int, seed: int) -> np.ndarray:
@@ -32,14 +40,24 @@ def background(size: int, seed: int) -> np.ndarray:
 
 def make_image(size: int, seed: int, n_text: int = 4) -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[str]]:
     """Return ``(image (size, size) uint8, boxes [(x0, y0, x1, y1)], texts)`` with ``n_text`` lines."""
+    img, items = make_items(size, seed, n_text)
+    return img, [tuple(it["box"]) for it in items], [it["text"] for it in items]
+
+
+def make_items(size: int, seed: int, n_text: int = 4) -> tuple[np.ndarray, list[dict]]:
+    """Return ``(image (size, size) uint8, items)`` with ``n_text`` lines of burned-in text.
+
+    Each item: ``box`` [x0, y0, x1, y1] (exclusive ends), ``text``, ``style`` (one of ``STYLES``), ``phi``.
+    """
     import cv2
 
     rng = random.Random(seed)
     img = background(size, seed)
-    boxes, texts = [], []
+    items = []
     slots = [(0.03, 0.04), (0.6, 0.04), (0.03, 0.9), (0.6, 0.92), (0.03, 0.12), (0.6, 0.12)]
+    words = sorted(WORDS)
     for i in range(n_text):
-        text = rng.choice(WORDS)
+        text = rng.choice(words)
         px_height = rng.choice([9, 12, 16, 24, 36]) * size / 1024 if i % 2 else rng.choice([10, 14, 20])
         scale = max(px_height, 8) / 22.0
         thick = max(1, int(round(scale * 1.6)))
@@ -47,13 +65,57 @@ def make_image(size: int, seed: int, n_text: int = 4) -> tuple[np.ndarray, list[
         fx, fy = slots[i % len(slots)]
         x, y = int(fx * size), int(fy * size) + th
         x = min(x, size - tw - 2)
-        style = i % 3
-        if style == 2:  # dark text on a light label
+        style = STYLES[(i + seed) % 3]
+        if style == "dark_on_light":
             cv2.rectangle(img, (x - 4, y - th - 4), (x + tw + 4, y + base + 4), 235, -1)
             colour = 20
+        elif style == "low_contrast":
+            colour = int(np.clip(np.median(img[y - th : y, x : x + tw]) + 60, 0, 255))
         else:
-            colour = 255 if style == 0 else int(np.clip(img[y - th:y, x:x + tw].mean() + 60, 0, 255))
+            colour = 255
         cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, int(colour), thick, cv2.LINE_AA)
-        boxes.append((x, y - th, x + tw, y + base))
-        texts.append(text)
-    return img, boxes, texts
+        items.append({"box": [x, y - th, x + tw, y + base], "text": text, "style": style, "phi": WORDS[text]})
+    return img, items
+
+
+def _write_dicom(path: Path, img: np.ndarray, patient_name: str) -> None:
+    """Write ``img`` (uint8 (H, W)) as an 8-bit MONOCHROME2 Secondary Capture DICOM."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from pydicom import Dataset
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.PatientName, ds.PatientID = "OT", patient_name.replace(", ", "^").replace(" ", "^"), "00482913"
+    ds.Rows, ds.Columns = img.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.ascontiguousarray(img).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_set(root: Path, *, size: int, n: int, seed: int = 0) -> dict:
+    """Write ``n`` images of ``size``² under ``root/png`` and ``root/dicom``; return the ground truth.
+
+    Ground truth (also written to ``root/ground_truth.json``): ``{"size", "images": {stem: items}}``.
+    """
+    import cv2
+
+    (root / "png").mkdir(parents=True, exist_ok=True)
+    (root / "dicom").mkdir(parents=True, exist_ok=True)
+    truth: dict = {"size": size, "images": {}}
+    for k in range(n):
+        stem = f"synth_{size}_{k:03d}"
+        img, items = make_items(size, seed + k)
+        cv2.imwrite(str(root / "png" / f"{stem}.png"), img)
+        names = [it["text"] for it in items if it["text"] in NAMES]
+        _write_dicom(root / "dicom" / f"{stem}.dcm", img, names[0] if names else "ANON")
+        truth["images"][stem] = items
+    (root / "ground_truth.json").write_text(json.dumps(truth, indent=1))
+    return truth

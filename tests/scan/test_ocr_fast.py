@@ -1,19 +1,35 @@
-"""Unit tests of the OCR seam, the fake engine and the fast strategy's crop planning (synthetic arrays)."""
+"""Unit tests of the OCR seam, the fake engine, the recall definition and the fast strategy (synthetic arrays)."""
 
 import numpy as np
 import pytest
 
 from ufmclean.ocr.base import TextRegion, check_image
 from ufmclean.ocr.fake import FakeOcrEngine
-from ufmclean.ocr.fast import Crop, drop_duplicates, merge_boxes, plan_crops, text_candidates
+from ufmclean.ocr.fast import (
+    CandidateSettings,
+    Crop,
+    Placement,
+    boxes_from_mosaic,
+    drop_duplicates,
+    ink_masks,
+    merge_boxes,
+    pack_mosaic,
+    plan_crops,
+    text_lines,
+)
+from ufmclean.ocr.recall import covered_fraction, is_found, recall
 from ufmclean.records import BBox
 
+TEXT_BOX = BBox(40, 49, 127, 61)  # cv2.getTextSize("DOE JOHN 1971", SIMPLEX, 0.4, 1) at (40, 60)
 
-def _image_with_text(size=1024):
+
+def _image_with_text(size=1024, *, colour=255, background=90, label=False):
     import cv2
 
-    img = np.full((size, size), 90, np.uint8)
-    cv2.putText(img, "DOE JOHN 1971", (40, 60), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 255, 1, cv2.LINE_AA)
+    img = np.full((size, size), background, np.uint8)
+    if label:
+        cv2.rectangle(img, (34, 44), (160, 68), 235, -1)
+    cv2.putText(img, "DOE JOHN 1971", (40, 60), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
     return img
 
 
@@ -33,8 +49,21 @@ def test_fake_engine_reports_only_inked_boxes():
     assert out == [TextRegion(BBox(5, 5, 20, 10), "A", 0.9)]
 
 
+def test_covered_fraction_counts_union_once():
+    truth = BBox(0, 0, 10, 10)
+    assert covered_fraction(truth, []) == 0.0
+    assert covered_fraction(truth, [BBox(0, 0, 5, 10), BBox(0, 0, 5, 10)]) == 0.5
+    assert covered_fraction(truth, [BBox(0, 0, 5, 10), BBox(5, 0, 10, 4)]) == pytest.approx(0.7)
+    assert covered_fraction(truth, [BBox(-100, -100, 100, 100)]) == 1.0
+    assert not is_found(truth, [BBox(0, 0, 4, 10)]) and is_found(truth, [BBox(0, 0, 5, 10)])
+    with pytest.raises(ValueError):
+        is_found(truth, [], min_cover=0)
+    assert recall([(truth, [truth]), (BBox(20, 20, 30, 30), [truth])]) == (1, 2)
+
+
 def test_crop_maps_back_to_original():
     crop = Crop(BBox(100, 50, 200, 90), 2.0)
+    assert crop.out_shape == (80, 200)
     assert crop.to_original(BBox(0, 0, 20, 10)) == BBox(100, 50, 110, 55)
 
 
@@ -43,12 +72,70 @@ def test_merge_and_dedup():
     assert drop_duplicates([BBox(0, 0, 100, 20), BBox(10, 2, 40, 18)]) == [BBox(0, 0, 100, 20)]
 
 
-def test_small_text_gets_full_resolution_crop():
+def test_settings_validate():
+    with pytest.raises(ValueError):
+        CandidateSettings(min_contrast=0)
+    with pytest.raises(ValueError):
+        CandidateSettings(kernels=())
+    with pytest.raises(ValueError):
+        CandidateSettings(min_scale=2.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"colour": 130, "background": 90}, {"colour": 20, "background": 120, "label": True}]
+)
+def test_text_line_found_in_every_polarity(kwargs):
+    """Bright, low-contrast (+40 grey levels) and dark-on-light text each give one line over the text."""
+    img = _image_with_text(**kwargs)
+    lines = text_lines(img)
+    assert lines is not None
+    assert covered_fraction(TEXT_BOX, lines) > 0.6  # lines are tight on the ink, TEXT_BOX is not
+    assert covered_fraction(TEXT_BOX, [c.box for c in plan_crops(img)]) == 1.0  # padded crops hold it all
+    hits = [b for b in lines if b.intersection(TEXT_BOX) > 0]
+    assert len(hits) == 1 and hits[0].height <= 16  # one line, not a blob with the label patch
+
+
+def test_ink_masks_ignore_smooth_background():
+    yy, xx = np.mgrid[0:256, 0:256]
+    smooth = (60 + 120 * np.exp(-((xx - 128) ** 2 + (yy - 128) ** 2) / 4000.0)).astype(np.uint8)
+    assert all(m.sum() == 0 for _, m in ink_masks(smooth))
+    assert text_lines(smooth) == []
+    assert plan_crops(np.full((512, 512), 90, np.uint8)) == []
+
+
+def test_lone_tall_edge_is_not_a_candidate_but_a_letter_is():
+    import cv2
+
+    img = np.full((512, 512), 40, np.uint8)
+    cv2.line(img, (100, 100), (110, 300), 220, 2)  # a thin anatomical edge, 200 px tall
+    cv2.putText(img, "L", (400, 60), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 255, 1, cv2.LINE_AA)
+    lines = text_lines(img)
+    assert lines is not None and len(lines) == 1
+    assert lines[0].x0 >= 398 and lines[0].y1 <= 62
+
+
+def test_small_text_is_upscaled_and_mapped_back_through_the_mosaic():
     img = _image_with_text()
-    cands = text_candidates(img, max_height=30)
-    assert any(c.intersection(BBox(40, 50, 150, 62)) > 0 for c in cands)
     crops = plan_crops(img)
-    assert crops[0].box == BBox(0, 0, 1024, 1024) and crops[0].scale < 1
-    assert any(c.scale == 2.0 and c.box.intersection(BBox(40, 50, 150, 62)) > 0 for c in crops[1:])
-    # flat image: no small-text crops, just the downscaled frame
-    assert len(plan_crops(np.full((1024, 1024), 90, np.uint8))) == 1
+    assert crops and len(crops) == 1
+    crop = crops[0]
+    assert crop.box.intersection(TEXT_BOX) == TEXT_BOX.area and crop.scale > 2.0
+    canvas, placements = pack_mosaic(img, crops)
+    assert canvas.size < img.size / 4  # far less for CRAFT to read than the frame
+    (p,) = placements
+    assert isinstance(p, Placement) and canvas[p.rect.slices].max() == 255  # stretched to full contrast
+    # a box over the whole placed crop maps back onto the crop's box in the original frame
+    assert boxes_from_mosaic([p.rect], placements, height=1024, width=1024) == [crop.box]
+    # a box in the gap between crops maps to nothing
+    assert boxes_from_mosaic([BBox(0, 0, 2, 2)], placements, height=1024, width=1024) == []
+
+
+def test_mosaic_packs_several_crops_without_overlap():
+    img = np.random.default_rng(0).integers(0, 255, (300, 300), dtype=np.uint8)
+    crops = [Crop(BBox(0, 0, 100, 20), 2.0), Crop(BBox(50, 100, 250, 130), 1.0), Crop(BBox(0, 200, 30, 240), 0.5)]
+    canvas, placements = pack_mosaic(img, crops, settings=CandidateSettings(canvas_width=256))
+    rects = [p.rect for p in placements]
+    assert all(r.x1 <= canvas.shape[1] and r.y1 <= canvas.shape[0] for r in rects)
+    assert all(a.intersection(b) == 0 for i, a in enumerate(rects) for b in rects[i + 1 :])
+    # the 200-px-wide crop at scale 2 would not fit a 256-px canvas: it was shrunk
+    assert all(p.crop.out_shape[1] <= 256 - 2 * 12 for p in placements)

@@ -13,7 +13,16 @@ from typing import Literal
 import numpy as np
 
 from ufmclean.ocr.base import TextRegion, check_image
-from ufmclean.ocr.fast import CandidateSettings, Crop, drop_duplicates, plan_crops
+from ufmclean.ocr.fast import (
+    CandidateSettings,
+    Crop,
+    boxes_from_mosaic,
+    drop_duplicates,
+    pack_mosaic,
+    plan_crops,
+    text_lines,
+    uncovered,
+)
 from ufmclean.records import BBox
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,9 @@ class EasyOcrEngine:
     strategy : {"fast", "full"}
     min_confidence : float
         Regions the recogniser is less sure of are dropped (their text is usually noise).
+    direct_min_confidence : float
+        The same for candidate lines CRAFT missed, read without a detector box (stricter: more of
+        them are not text).
     candidates : CandidateSettings, optional
         Settings of the fast strategy's candidate pass.
     """
@@ -53,6 +65,7 @@ class EasyOcrEngine:
         *,
         strategy: Strategy = "fast",
         min_confidence: float = 0.1,
+        direct_min_confidence: float = 0.3,
         candidates: CandidateSettings | None = None,
     ) -> None:
         if strategy not in ("fast", "full"):
@@ -64,7 +77,11 @@ class EasyOcrEngine:
         self.device = resolve_device(device)
         self.strategy = strategy
         self.min_confidence = float(min_confidence)
+        self.direct_min_confidence = float(direct_min_confidence)
         self.candidates = candidates or CandidateSettings()
+        # CRAFT thresholds a bit below easyocr's defaults (0.7 / 0.4 / 20): small and faint text
+        # scores lower, and the recogniser's confidence filters what is not text.
+        self.text_threshold, self.low_text, self.min_size = 0.6, 0.3, 6
         if self.device == "cpu":
             torch.set_num_threads(max(1, torch.get_num_threads()))
         self._reader = easyocr.Reader(
@@ -78,40 +95,70 @@ class EasyOcrEngine:
     def read(self, image: np.ndarray) -> list[TextRegion]:
         """Read text from ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``); boxes in its pixel coordinates."""
         grey = check_image(image)
-        if self.strategy == "full":
-            crops = [Crop(BBox(0, 0, grey.shape[1], grey.shape[0]))]
-        else:
-            crops = plan_crops(grey, settings=self.candidates)
-        boxes: list[BBox] = []
-        for crop in crops:
-            boxes.extend(self._detect(grey, crop))
-        return self._recognize(grey, drop_duplicates(boxes))
+        boxes, direct = self.detect_boxes(grey)
+        return self._recognize(grey, drop_duplicates(boxes), direct)
 
-    def _detect(self, grey: np.ndarray, crop: Crop) -> list[BBox]:
+    def detect_boxes(self, grey: np.ndarray) -> tuple[list[BBox], list[BBox]]:
+        """``(detector boxes, direct boxes)`` of ``grey`` (uint8 ``(H, W)``) in its pixel coordinates.
+
+        Direct boxes are candidate lines of the fast strategy that CRAFT did not cover (CRAFT misses
+        many lone letters such as laterality marks); they go to the recogniser as they are and must
+        pass ``direct_min_confidence``.
+        """
+        h, w = grey.shape
+        if self.strategy == "full":
+            return self._detect(grey), []
+        lines = text_lines(grey, settings=self.candidates)
+        crops = plan_crops(grey, settings=self.candidates, lines=lines)
+        if crops is None or lines is None:
+            return self._detect(grey), []
+        if not crops:
+            return [], []
+        canvas, placements = pack_mosaic(grey, crops, settings=self.candidates)
+        whole = Crop(BBox(0, 0, w, h), max(c.scale for c in crops))
+        if canvas.size >= whole.out_shape[0] * whole.out_shape[1]:
+            # Small or text-heavy frame: the mosaic would cost more than the (resized) frame itself.
+            boxes = self._detect_crop(grey, whole)
+        else:
+            boxes = boxes_from_mosaic(self._detect(canvas), placements, height=h, width=w)
+        direct = [ln.pad(max(2, ln.height // 5), height=h, width=w) for ln in uncovered(lines, boxes)]
+        return boxes, direct
+
+    def _detect_crop(self, grey: np.ndarray, crop: Crop) -> list[BBox]:
         import cv2
 
         patch = grey[crop.box.slices]
         if crop.scale != 1.0:
-            patch = cv2.resize(patch, None, fx=crop.scale, fy=crop.scale, interpolation=cv2.INTER_CUBIC)
-        horizontal, free = self._reader.detect(patch, min_size=6, text_threshold=0.6, low_text=0.3)
+            interp = cv2.INTER_CUBIC if crop.scale > 1 else cv2.INTER_AREA
+            patch = cv2.resize(patch, crop.out_shape[::-1], interpolation=interp)
+        return [c for c in (crop.to_original(b) for b in self._detect(patch)) if c.area > 0]
+
+    def _detect(self, img: np.ndarray) -> list[BBox]:
+        """CRAFT boxes of ``img`` (uint8 ``(H, W)``) in its own pixel coordinates."""
+        horizontal, free = self._reader.detect(
+            img,
+            min_size=self.min_size,
+            text_threshold=self.text_threshold,
+            low_text=self.low_text,
+            canvas_size=max(2560, *img.shape),
+        )
         found = [BBox(int(b[0]), int(b[2]), int(b[1]), int(b[3])) for b in horizontal[0]]
         found += [BBox.from_points(q) for q in free[0]]
-        out = []
-        for b in found:
-            mapped = crop.to_original(b.clip(patch.shape[0], patch.shape[1]))
-            if mapped.area > 0:
-                out.append(mapped)
-        return out
+        return [c for c in (b.clip(*img.shape) for b in found) if c.area > 0]
 
-    def _recognize(self, grey: np.ndarray, boxes: list[BBox]) -> list[TextRegion]:
-        if not boxes:
+    def _recognize(self, grey: np.ndarray, boxes: list[BBox], direct: list[BBox]) -> list[TextRegion]:
+        every = boxes + direct
+        if not every:
             return []
-        hlist = [[b.x0, b.x1, b.y0, b.y1] for b in boxes]
+        hlist = [[b.x0, b.x1, b.y0, b.y1] for b in every]
         results = self._reader.recognize(grey, horizontal_list=hlist, free_list=[], batch_size=16)
+        direct_keys = {(b.x0, b.y0, b.x1, b.y1) for b in direct}
         out = []
         for quad, text, conf in results:
             text = str(text).strip()
-            if not text or float(conf) < self.min_confidence:
+            box = BBox.from_points(quad).clip(*grey.shape)
+            floor = self.direct_min_confidence if (box.x0, box.y0, box.x1, box.y1) in direct_keys else self.min_confidence
+            if not text or float(conf) < floor:
                 continue
-            out.append(TextRegion(BBox.from_points(quad).clip(*grey.shape), text, float(conf)))
+            out.append(TextRegion(box, text, float(conf)))
         return out

@@ -1,11 +1,20 @@
-"""Fast scanning strategy: a cheap pixel pass picks text-like regions so CRAFT runs on crops only.
+"""Fast scanning strategy: a cheap pixel pass finds text lines, CRAFT reads one small mosaic of them.
 
-CRAFT detection dominates easyocr's cost and grows with the pixel count, while burned-in text covers
-a few percent of a medical image. :func:`text_candidates` finds small, high-contrast structures
-(white and black top-hat, i.e. bright-on-dark and dark-on-light strokes), closes them into line-like
-blobs and returns padded boxes; :func:`plan_crops` merges them into a few crops, or returns ``None``
-when they cover so much of the frame that full-frame detection is cheaper.
-Every crop is a :class:`Crop` that knows its transform back to original pixel coordinates.
+CRAFT detection dominates easyocr's cost and grows with the pixel count it sees, while burned-in
+text covers a few percent of a medical image. So:
+
+1. :func:`ink_masks` — white and black top-hats (bright-on-dark and dark-on-light strokes) at a few
+   kernel sizes, above ``min_contrast``: thin sharp strokes survive, smooth anatomy does not.
+2. :func:`text_lines` — glyph-sized components of the ink, linked left-right into line boxes.
+3. :func:`plan_crops` — each line padded into a :class:`Crop`, resized so its text is about
+   ``target_height`` px (small text is upscaled, which is what makes 9-10 px text detectable).
+4. :func:`pack_mosaic` — all crops shelf-packed into one canvas, contrast-stretched each, so CRAFT
+   runs once on a few hundred thousand pixels instead of the whole frame.
+5. :func:`boxes_from_mosaic` — detected boxes split by the crops they touch and mapped back to
+   original pixel coordinates.
+
+When the candidates would make a mosaic bigger than the frame itself (text-heavy frames such as
+ultrasound screens), the caller detects the whole frame instead: never slower than plain easyocr.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from ufmclean.records import BBox
 
 @dataclass(frozen=True, slots=True)
 class Crop:
-    """A region of the original frame given to the detector, possibly resized by ``scale``.
+    """A region of the original frame given to the detector, resized by ``scale``.
 
     A box ``b`` found in the resized crop maps back with ``b.scale(1/scale, 1/scale).translate(x0, y0)``.
     """
@@ -28,58 +37,139 @@ class Crop:
     scale: float = 1.0
 
     def to_original(self, box: BBox) -> BBox:
-        """Map ``box`` from crop coordinates back to original frame coordinates."""
+        """Map ``box`` from crop coordinates back to original frame coordinates (clipped to the crop)."""
         inv = 1.0 / self.scale
         return box.scale(inv, inv).translate(self.box.x0, self.box.y0).clip(self.box.y1, self.box.x1)
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the crop after resizing."""
+        return max(1, round(self.box.height * self.scale)), max(1, round(self.box.width * self.scale))
 
 
 @dataclass(frozen=True, slots=True)
 class CandidateSettings:
-    """Knobs of the fast strategy (defaults measured with bench/scan.py).
+    """Knobs of the fast strategy (defaults measured with bench/scan.py on sample_data and synthetic sets).
 
-    ``det_max_side``: the whole frame is detected once, downscaled so its longer side is at most
-    this; text too small to survive that (under ``min_det_height`` px after scaling) is found by
-    the candidate pass at full resolution. ``min_contrast``: grey-level step a stroke needs over its
-    surroundings. ``stroke_max``: widest stroke (px) the top-hat keeps. ``max_fraction``: when
-    small-text crops cover more of the frame than this, detect the full frame at full resolution.
+    ``min_contrast``: grey-level step a stroke needs over its surroundings. ``kernels``: top-hat sizes
+    (px); the largest bounds the stroke width found. ``min_glyph``/``max_glyph``: glyph heights (px) considered.
+    ``target_height``: text height (px) the detector sees after resizing; ``max_upscale``/``min_scale``
+    bound that resizing. ``pad``: context around a line, in units of its height. ``canvas_width``:
+    mosaic width (CRAFT's own canvas limit is 2560).
     """
 
-    det_max_side: int = 640
-    min_det_height: int = 14
-    min_contrast: int = 40
-    stroke_max: int = 15
-    pad: int = 6
-    max_fraction: float = 0.3
+    min_contrast: int = 24
+    kernels: tuple[int, ...] = (5, 9, 17)
+    min_glyph: int = 5
+    max_glyph: int = 160
+    target_height: int = 28
+    max_upscale: float = 3.0
+    min_scale: float = 0.25
+    pad: float = 0.5
+    canvas_width: int = 1024
+    gap: int = 12
+    max_components: int = 2000
+
+    def __post_init__(self) -> None:
+        if not (0 < self.min_contrast <= 255 and self.kernels and min(self.kernels) >= 3):
+            raise ValueError("invalid CandidateSettings: contrast in (0, 255], kernels >= 3 px")
+        if not 1 <= self.min_glyph <= self.max_glyph:
+            raise ValueError("invalid CandidateSettings: min_glyph <= max_glyph")
+        if not (0 < self.min_scale <= 1.0 <= self.max_upscale and 256 <= self.canvas_width <= 2560):
+            raise ValueError("invalid CandidateSettings: min_scale <= 1 <= max_upscale, canvas_width in [256, 2560]")
 
 
 def _odd(n: int) -> int:
     return n if n % 2 else n + 1
 
 
-def text_candidates(grey: np.ndarray, *, max_height: int, settings: CandidateSettings | None = None) -> list[BBox]:
-    """Boxes of small text-like structures in ``grey`` (uint8 ``(H, W)``), in its pixel coordinates.
+def ink_masks(grey: np.ndarray, *, settings: CandidateSettings | None = None) -> list[tuple[int, np.ndarray]]:
+    """Thin-stroke masks of ``grey`` (uint8 ``(H, W)``): ``[(kernel, (H, W) uint8 0/1 mask), ...]``.
 
-    Text strokes are thin and sharp: a top-hat with a kernel wider than a stroke keeps them and drops
-    smooth anatomy. Both polarities are taken (bright text on dark, dark text on light labels).
-    Components taller than ``max_height`` are left to the full-frame pass. Glyphs of one line are
-    merged into one box.
+    One white top-hat (bright strokes) and one black top-hat (dark strokes) mask per kernel size in
+    ``settings.kernels``. Small kernels keep only thin strokes, which separates small text from thicker
+    anatomy it touches (a rim of bright tissue would otherwise merge with the letters into one blob).
     """
     import cv2
 
-    if grey.dtype != np.uint8 or grey.ndim != 2:
-        raise ValueError("text_candidates needs a uint8 (H, W) array")
+    if not isinstance(grey, np.ndarray) or grey.dtype != np.uint8 or grey.ndim != 2:
+        raise ValueError("ink_masks needs a uint8 (H, W) array")
     s = settings or CandidateSettings()
-    h, w = grey.shape
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(s.stroke_max), _odd(s.stroke_max)))
-    white = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
-    black = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
-    ink = ((white >= s.min_contrast) | (black >= s.min_contrast)).astype(np.uint8)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    boxes = []
-    for x, y, bw, bh, area in stats[1:]:
-        if 3 <= bh <= max_height and bw <= 4 * max_height and area >= 4:
-            boxes.append(BBox(int(x), int(y), int(x + bw), int(y + bh)).pad(s.pad, height=h, width=w))
-    return merge_boxes(boxes, gap=2)
+    out = []
+    for k in s.kernels:
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(k), _odd(k)))
+        for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
+            out.append((k, (cv2.morphologyEx(grey, op, kernel) >= s.min_contrast).astype(np.uint8)))
+    return out
+
+
+def _components(grey: np.ndarray, s: CandidateSettings) -> np.ndarray:
+    """``(N, 4)`` int array ``x, y, w, h`` of glyph-sized components of every ink mask of ``grey``.
+
+    A kernel of ``k`` px keeps strokes up to ``k - 1`` px wide, i.e. glyphs up to about ``8 k`` tall
+    (and it is the smallest kernel that sees glyphs taller than about ``2 k``).
+    """
+    import cv2
+
+    found = []
+    for k, mask in ink_masks(grey, settings=s):
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        st = stats[1:].astype(np.int64)
+        w, h, area = st[:, 2], st[:, 3], st[:, 4]
+        fill = area / np.maximum(w * h, 1)
+        # A solid block wider than a stroke is a patch or marker, not a glyph; thin rules are not glyphs.
+        solid = (fill > 0.9) & (np.minimum(w, h) >= k)
+        lo = s.min_glyph if k == min(s.kernels) else 2 * k
+        keep = (h >= lo) & (h <= min(8 * k, s.max_glyph)) & (w <= 40 * h) & (area >= 6) & ~solid
+        found.append(st[keep, :4])
+    return np.concatenate(found) if found else np.zeros((0, 4), np.int64)
+
+
+def _link(c: np.ndarray) -> np.ndarray:
+    """Line label per component of ``c`` (``(N, 4)`` x, y, w, h): glyphs of one text line share a label.
+
+    Two glyphs are on one line when their rows overlap by half the smaller height, their heights
+    differ by at most 2.5x and the horizontal gap is at most the larger height.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    x, y, w, h = (c[:, i][:, None] for i in range(4))
+    xt, yt, wt, ht = x.T, y.T, w.T, h.T
+    v_overlap = np.minimum(y + h, yt + ht) - np.maximum(y, yt)
+    gap = np.maximum(x, xt) - np.minimum(x + w, xt + wt)
+    hmin, hmax = np.minimum(h, ht), np.maximum(h, ht)
+    adj = (v_overlap >= 0.5 * hmin) & (hmax <= 2.5 * hmin) & (gap <= hmax)
+    rows, cols = np.nonzero(adj)
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=adj.shape)
+    return connected_components(graph, directed=False)[1]
+
+
+def text_lines(grey: np.ndarray, *, settings: CandidateSettings | None = None) -> list[BBox] | None:
+    """Boxes of text-line candidates in ``grey`` (uint8 ``(H, W)``), tight around their glyphs.
+
+    Glyph-sized ink components (height in ``[min_glyph, max_glyph]``, not a solid block) on one
+    line are grouped (see :func:`_link`). A lone component is kept only when it is no taller than
+    ``max(24, 6%`` of the frame's longer side) — a laterality letter, not an anatomical edge.
+    Returns ``None`` when the frame has more than ``max_components`` glyph-like components (too busy
+    for candidates to pay off), else boxes in (y0, x0) order.
+    """
+    s = settings or CandidateSettings()
+    c = _components(grey, s)
+    if len(c) == 0:
+        return []
+    if len(c) > s.max_components:
+        return None
+    labels = _link(c)
+    lone_max = max(24, int(0.06 * max(grey.shape)))
+    lines = []
+    for g in np.unique(labels):
+        m = c[labels == g]
+        if len(m) == 1 and m[0, 3] > lone_max:
+            continue
+        x0, y0 = int(m[:, 0].min()), int(m[:, 1].min())
+        lines.append(BBox(x0, y0, int((m[:, 0] + m[:, 2]).max()), int((m[:, 1] + m[:, 3]).max())))
+    return sorted(lines, key=lambda b: (b.y0, b.x0))
 
 
 def merge_boxes(boxes: list[BBox], *, gap: int = 0) -> list[BBox]:
@@ -102,24 +192,119 @@ def merge_boxes(boxes: list[BBox], *, gap: int = 0) -> list[BBox]:
     return sorted(out, key=lambda b: (b.y0, b.x0))
 
 
-def plan_crops(grey: np.ndarray, *, settings: CandidateSettings | None = None) -> list[Crop]:
-    """Crops of ``grey`` (uint8 ``(H, W)``) to run the detector on; together they cover all text sizes.
+def plan_crops(
+    grey: np.ndarray, *, settings: CandidateSettings | None = None, lines: list[BBox] | None = None
+) -> list[Crop] | None:
+    """Crops of ``grey`` (uint8 ``(H, W)``) holding every text-line candidate, each with its resize scale.
 
-    The first crop is the whole frame, downscaled to ``det_max_side``. When that downscale loses
-    small text, candidate crops at full resolution (upscaled x2 when tiny) are added; when those
-    would cover more than ``max_fraction`` of the frame, the single full-resolution frame is used.
+    A line is padded by ``pad`` x its height (twice that sideways) and resized so its text is
+    ``target_height`` px (clipped to ``[min_scale, max_upscale]``).
+    An empty list means no text-like structure was found; ``None`` that the frame is too busy for
+    candidates (detect it whole). ``lines`` from :func:`text_lines` may be passed to skip that pass.
     """
     s = settings or CandidateSettings()
     h, w = grey.shape
-    frame = BBox(0, 0, w, h)
-    scale = min(1.0, s.det_max_side / max(h, w))
-    crops = [Crop(frame, scale)]
-    small = text_candidates(grey, max_height=int(np.ceil(s.min_det_height / scale)), settings=s)
-    if sum(c.area for c in small) > s.max_fraction * h * w:
-        return [Crop(frame)]
-    for c in small:
-        crops.append(Crop(c, 2.0 if c.height - 2 * s.pad < 16 else 1.0))
+    if lines is None:
+        lines = text_lines(grey, settings=s)
+    if lines is None:
+        return None
+    padded = []
+    for ln in lines:
+        # Wider padding sideways: faint glyphs at a line's ends may have escaped the ink mask.
+        py = max(3, int(np.ceil(s.pad * ln.height)))
+        padded.append(BBox(ln.x0 - 2 * py, ln.y0 - py, ln.x1 + 2 * py, ln.y1 + py).clip(h, w))
+    # One crop per line, not merged: merging neighbours builds big crops of mostly non-text pixels
+    # (CRAFT's cost is their area x scale²); an overlap only repeats a few pixels in the mosaic.
+    crops = []
+    for ln, box in zip(lines, padded):
+        scale = float(np.clip(s.target_height / max(ln.height, 1), s.min_scale, s.max_upscale))
+        crops.append(Crop(box, scale))
     return crops
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a :class:`Crop` sits in a mosaic: its resized pixels start at ``(x, y)``."""
+
+    crop: Crop
+    x: int
+    y: int
+
+    @property
+    def rect(self) -> BBox:
+        """The crop's rectangle in mosaic coordinates."""
+        ch, cw = self.crop.out_shape
+        return BBox(self.x, self.y, self.x + cw, self.y + ch)
+
+
+def pack_mosaic(
+    grey: np.ndarray, crops: list[Crop], *, settings: CandidateSettings | None = None
+) -> tuple[np.ndarray, list[Placement]]:
+    """Shelf-pack the resized ``crops`` of ``grey`` into one uint8 ``(Hm, Wm)`` canvas.
+
+    Each crop is min-max stretched on its own (low-contrast text becomes full-contrast for the
+    detector) and separated from its neighbours by ``gap`` px of black. Crops wider than the
+    canvas are shrunk to fit. Returns the canvas and where each crop went.
+    """
+    import cv2
+
+    s = settings or CandidateSettings()
+    limit = s.canvas_width - 2 * s.gap
+    fitted = []
+    for c in crops:
+        ch, cw = c.out_shape
+        if cw > limit:
+            c = Crop(c.box, c.scale * limit / cw)
+        fitted.append(c)
+    order = sorted(range(len(fitted)), key=lambda i: -fitted[i].out_shape[0])
+    placements: list[Placement | None] = [None] * len(fitted)
+    x = y = shelf = s.gap
+    row_h = 0
+    width_used = 0
+    for i in order:
+        ch, cw = fitted[i].out_shape
+        if x + cw + s.gap > s.canvas_width:
+            x, shelf, row_h = s.gap, shelf + row_h + s.gap, 0
+        placements[i] = Placement(fitted[i], x, shelf)
+        x += cw + s.gap
+        row_h = max(row_h, ch)
+        width_used = max(width_used, x)
+    y = shelf + row_h + s.gap
+    canvas = np.zeros((max(y, 32), max(width_used, 32)), np.uint8)
+    for p in placements:
+        assert p is not None
+        patch = grey[p.crop.box.slices]
+        ch, cw = p.crop.out_shape
+        if (ch, cw) != patch.shape:
+            interp = cv2.INTER_CUBIC if p.crop.scale > 1 else cv2.INTER_AREA
+            patch = cv2.resize(patch, (cw, ch), interpolation=interp)
+        canvas[p.y : p.y + ch, p.x : p.x + cw] = cv2.normalize(patch, None, 0, 255, cv2.NORM_MINMAX)
+    return canvas, [p for p in placements if p is not None]
+
+
+def boxes_from_mosaic(boxes: list[BBox], placements: list[Placement], *, height: int, width: int) -> list[BBox]:
+    """Map detector ``boxes`` (mosaic coordinates) back to the original ``height`` x ``width`` frame.
+
+    A box touching several crops is split: each part inside a crop maps back through that crop.
+    """
+    out = []
+    for b in boxes:
+        for p in placements:
+            r = p.rect
+            if r.intersection(b) == 0:
+                continue
+            part = BBox(max(b.x0, r.x0), max(b.y0, r.y0), min(b.x1, r.x1), min(b.y1, r.y1))
+            mapped = p.crop.to_original(part.translate(-p.x, -p.y)).clip(height, width)
+            if mapped.area > 0:
+                out.append(mapped)
+    return out
+
+
+def uncovered(lines: list[BBox], boxes: list[BBox], *, min_cover: float = 0.5) -> list[BBox]:
+    """The candidate ``lines`` that ``boxes`` cover less than ``min_cover`` of (what the detector missed)."""
+    from ufmclean.ocr.recall import covered_fraction
+
+    return [ln for ln in lines if covered_fraction(ln, boxes) < min_cover]
 
 
 def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6) -> list[BBox]:
