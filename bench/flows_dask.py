@@ -10,6 +10,7 @@ wall seconds per configuration and the speed-up; the figure depends on the cores
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -30,16 +31,8 @@ def make_images(dest: Path, *, n: int, size: int) -> None:
         cv2.imwrite(str(folder / f"img_{i:05d}.png"), img)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=500)
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--batch-size", type=int, default=16)
-    args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="ufm-bench-flows-"))
-    os.environ.update(PREFECT_HOME=str(tmp / "prefect"), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    os.environ.pop("PREFECT_API_URL", None)
+def run_all(tmp: Path, args: argparse.Namespace, walls: dict[int, float]) -> None:
+    """Generate the images, then one flow run per worker count (wall seconds into ``walls``)."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
@@ -49,7 +42,6 @@ def main() -> None:
     t0 = time.perf_counter()
     make_images(tmp / "in", n=args.n, size=args.size)
     print(f"{args.n} images of {args.size}px generated in {time.perf_counter() - t0:.1f} s ({os.cpu_count()} CPUs)")
-    walls: dict[int, float] = {}
     with prefect_test_harness(server_startup_timeout=120), \
             temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         for w in args.workers:
@@ -62,6 +54,23 @@ def main() -> None:
                   f"sanitize {tm['sanitize']:.1f}, report {tm['report']:.1f}); {summary['by_clean_status']}; "
                   f"batches {summary['batches']['scan']['computed']}+{summary['batches']['sanitize']['computed']} computed",
                   flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--batch-size", type=int, default=16)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ufm-bench-flows-"))
+    os.environ.update(PREFECT_HOME=str(tmp / "prefect"), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    os.environ.pop("PREFECT_API_URL", None)
+    walls: dict[int, float] = {}
+    try:
+        run_all(tmp, args, walls)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     base = walls[args.workers[0]]
     for w, s in walls.items():
         print(f"speed-up {args.workers[0]} -> {w} workers: {base / s:.2f}x ({args.n / s:.2f} images/s)")
