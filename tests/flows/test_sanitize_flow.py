@@ -32,6 +32,19 @@ def test_flow_writes_the_same_run_folder_as_the_cli(small_tree: Path, tmp_path: 
     assert fake_ocr.calls > 0
 
 
+@pytest.mark.slow
+def test_flow_matches_the_cli_on_all_of_sample_data(sample_data_dir: Path, tmp_path: Path, fake_ocr) -> None:
+    from ufmclean.cli.main import main
+
+    inp = sample_data_dir / "images"
+    assert main(["sanitize", str(inp), "--out", str(tmp_path / "cli"), "--device", "cpu"]) in (0, 3)
+    state = run_flow(inp, tmp_path / "flow", settings={"batch_size": 24})
+    assert state.is_completed()
+    cli = snapshot(tmp_path / "cli")
+    assert len(cli["images"]) == 200 and len(cli["clean"]) > 100
+    assert snapshot(tmp_path / "flow") == cli
+
+
 def _artifacts_and_logs(flow_run_id) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
