@@ -78,6 +78,7 @@ class EasyOcrEngine:
         self.strategy = strategy
         self.min_confidence = float(min_confidence)
         self.direct_min_confidence = float(direct_min_confidence)
+        self.direct_max_height = 32
         self.candidates = candidates or CandidateSettings()
         # CRAFT thresholds a bit below easyocr's defaults (0.7 / 0.4 / 20): small and faint text
         # scores lower, and the recogniser's confidence filters what is not text.
@@ -121,7 +122,12 @@ class EasyOcrEngine:
             boxes = self._detect_crop(grey, whole)
         else:
             boxes = boxes_from_mosaic(self._detect(canvas), placements, height=h, width=w)
-        direct = [ln.pad(max(2, ln.height // 5), height=h, width=w) for ln in uncovered(lines, boxes)]
+        # Only short candidates (a letter or two) go to the recogniser without a detector box: CRAFT
+        # finds words reliably, and long junk lines would cost a wide recogniser pass each.
+        # Letter-sized only (laterality marks at up to ~32 px; bigger lone marks are the marker
+        # detector's job): on real X-rays most uncovered candidates are bone and device edges.
+        short = [ln for ln in uncovered(lines, boxes) if ln.width <= 2 * ln.height and ln.height <= self.direct_max_height]
+        direct = [ln.pad(max(2, ln.height // 5), height=h, width=w) for ln in short]
         return boxes, direct
 
     def _detect_crop(self, grey: np.ndarray, crop: Crop) -> list[BBox]:

@@ -1,0 +1,51 @@
+"""The real easyocr engine (fast strategy) on one small synthetic frame: small, faint and dark-on-light text.
+
+One 320x320 frame, one model load: slow (a few seconds on CPU), so marked slow + ocr.
+"""
+
+import numpy as np
+import pytest
+
+from ufmclean.ocr.recall import covered_fraction
+from ufmclean.records import BBox
+
+pytestmark = [pytest.mark.slow, pytest.mark.ocr]
+
+
+def _frame():
+    """A smooth grey frame with three lines of known tight boxes: 10 px bright, 12 px +45 grey, 12 px dark on a label."""
+    import cv2
+
+    yy, xx = np.mgrid[0:320, 0:320]
+    img = (70 + 50 * np.exp(-((xx - 160) ** 2 + (yy - 170) ** 2) / 9000.0)).astype(np.uint8)
+    cv2.rectangle(img, (176, 266), (300, 290), 230, -1)
+    lines = [("PORTABLE", (12, 30), 0.36, 255), ("DOE JOHN", (12, 300), 0.42, "faint"), ("04/03/2001", (182, 284), 0.42, 20)]
+    truth = []
+    for text, (x, y), scale, colour in lines:
+        mask = np.zeros_like(img)
+        cv2.putText(mask, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
+        ys, xs = np.nonzero(mask)
+        box = BBox(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        value = float(np.median(img[box.slices])) + 45 if colour == "faint" else float(colour)
+        a = mask.astype(np.float32) / 255
+        img = np.clip(np.rint(img * (1 - a) + value * a), 0, 255).astype(np.uint8)
+        truth.append((text, box))
+    return img, truth
+
+
+def test_fast_engine_finds_small_faint_and_dark_text_in_original_coordinates():
+    from ufmclean.ocr.easyocr_engine import EasyOcrEngine
+
+    img, truth = _frame()
+    assert 9 <= truth[0][1].height <= 12 and truth[1][1].height <= 12  # really small text
+    engine = EasyOcrEngine("cpu", strategy="fast")
+    regions = engine.read(img)
+    boxes = [r.bbox for r in regions]
+    for text, box in truth:
+        assert covered_fraction(box, boxes) >= 0.5, text
+        # boxes are in original pixel coordinates: the region over this line sits on it, not scaled away
+        best = max((r for r in regions if r.bbox.intersection(box) > 0), key=lambda r: r.bbox.iou(box))
+        assert best.bbox.iou(box) > 0.4
+        assert abs(best.bbox.y0 - box.y0) <= 4 and abs(best.bbox.x0 - box.x0) <= 6
+    # the digits of the date are read (text quality, not only boxes)
+    assert any(sum(ch.isdigit() for ch in r.text) >= 6 for r in regions)
