@@ -173,11 +173,7 @@ def run_batches(runner: Any, batch_task: Any, batches: list[dict[str, Any]], *, 
 
 
 def _check_dirs(input_dir: str, output_dir: str) -> tuple[Path, Path]:
-    src, run = Path(input_dir).resolve(), Path(output_dir).resolve()
-    if not src.is_dir():
-        raise ValueError(f"input_dir {input_dir} does not exist or is not a folder")
-    if run == src or src in run.parents:
-        raise ValueError("output_dir must not be inside input_dir")
+    src, run = scan_stage.check_run_dirs(input_dir, output_dir)
     run.mkdir(parents=True, exist_ok=True)
     return src, run
 

@@ -101,11 +101,39 @@ def _record_from_row(row: dict[str, Any], input_dir: Path):  # -> ImageRecord
     return ImageRecord(**fields)
 
 
-def batch_key(members: Sequence[tuple[str, str]], policy: Policy, options: SanitizeOptions) -> str:
-    """Hash of the batch members' ``(relpath, sha256)``, the policy and the options (24 hex chars)."""
+def batch_key(members: Sequence[tuple[str, str]], policy: Policy, options: SanitizeOptions,
+              findings_digest: str = "") -> str:
+    """Hash of the batch members' ``(relpath, sha256)``, their scan findings (``findings_digest``),
+    the policy and the options (24 hex chars)."""
     h = hashlib.sha256()
-    h.update(json.dumps([sorted(members), policy.to_dict(), asdict(options), PART_VERSION], sort_keys=True).encode())
+    h.update(json.dumps([sorted(members), findings_digest, policy.to_dict(), asdict(options), PART_VERSION],
+                        sort_keys=True).encode())
     return h.hexdigest()[:24]
+
+
+_FINDING_KEY_FIELDS = ("finding_id", "frame", "kind", "x0", "y0", "x1", "y1", "text", "confidence", "key",
+                       "doc_freq", "is_rare", "phi_type")
+
+
+def findings_digest(rows: Sequence[dict[str, Any]]) -> str:
+    """Digest of the scan findings of a batch: a rescan with other settings, or rarity that changed
+    because other images changed, gives a new sanitize key instead of a stale part."""
+    items = sorted(json.dumps([r.get(k) for k in _FINDING_KEY_FIELDS], default=str) for r in rows)
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()
+
+
+def _key_for(run: Path, ids: Sequence[str], images: dict[str, dict[str, Any]], policy: Policy,
+             options: SanitizeOptions, findings: Sequence[dict[str, Any]] | None = None) -> str:
+    if findings is None:
+        findings = _read_rows(run / "findings.parquet", image_ids=sorted(ids))
+    return batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in ids], policy, options,
+                     findings_digest(findings))
+
+
+def _part_outputs_exist(run: Path, rows: Sequence[dict[str, Any]], images: dict[str, dict[str, Any]]) -> bool:
+    """A reused part is trusted only while the ``clean/`` files it wrote are still there."""
+    return all((run / "clean" / images[r["image_id"]]["relpath"]).is_file() for r in rows
+               if r.get("clean_status") in ("written", "copied"))
 
 
 # ------------------------------------------------------------------------------------------- batch
@@ -135,14 +163,17 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     missing = wanted - set(images)
     if missing:
         raise UsageError(f"{len(missing)} image id(s) are not in {run / 'images.parquet'}; run the scan first")
-    key = batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in wanted], policy, options)
+    finding_rows = _read_rows(run / "findings.parquet", image_ids=sorted(wanted))
+    key = _key_for(run, sorted(wanted), images, policy, options, finding_rows)
     part = run / ".work" / "sanitize" / f"{key}.parquet"
     if part.is_file():
         rows = [r for r in _read_rows(part) if r["row"] == "image"]
-        counts = Counter(r["clean_status"] for r in rows)
-        return _batch_summary(key, counts, len(rows), cached=True)
+        if _part_outputs_exist(run, rows, images):
+            counts = Counter(r["clean_status"] for r in rows)
+            return _batch_summary(key, counts, len(rows), cached=True)
+        log.info("sanitize part %s lost some clean/ files; recomputing it", key)
     by_image: dict[str, list[Finding]] = {}
-    for r in _read_rows(run / "findings.parquet", image_ids=sorted(wanted)):
+    for r in finding_rows:
         by_image.setdefault(r["image_id"], []).append(row_to_finding(r))
     if engine is None and policy.residual_check and policy.action != "flag":
         from ufmclean.ocr import get_engine
@@ -183,7 +214,7 @@ def _merge(run: Path, policy: Policy, options: SanitizeOptions) -> tuple[dict[st
     img_rows: dict[str, dict] = {}
     fnd_rows: dict[str, dict] = {}
     for ids in make_id_batches(run, batch_size=options.batch_size):
-        key = batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in ids], policy, options)
+        key = _key_for(run, ids, images, policy, options)
         part = run / ".work" / "sanitize" / f"{key}.parquet"
         if not part.is_file():
             raise UsageError(f"sanitize batch {key} has no result; run sanitize_batch for it before finalizing")

@@ -232,7 +232,12 @@ def _prune_parts(run: Path, *, keep: set[str]) -> None:
             p.unlink(missing_ok=True)
 
 
-def _check_dirs(input_dir: Path, run_dir: Path) -> tuple[Path, Path]:
+def check_run_dirs(input_dir: str | Path, run_dir: str | Path) -> tuple[Path, Path]:
+    """Resolve and check the dataset and run folders (the run folder may not lie inside the dataset).
+
+    Returns ``(input, run)`` resolved; raises :class:`UsageError` with the reason. Creates nothing.
+    """
+    input_dir, run_dir = Path(input_dir), Path(run_dir)
     src, run = input_dir.resolve(), run_dir.resolve()
     if not src.is_dir():
         raise UsageError(f"input folder {input_dir} does not exist or is not a folder")
@@ -290,7 +295,7 @@ def run_scan(
         raise UsageError(f"workers must be an integer >= 1, got {workers!r}")
     if engine is not None and workers != 1:
         raise UsageError("an explicit OCR engine can only be used with workers=1")
-    src, run = _check_dirs(Path(input_dir), Path(run_dir))
+    src, run = check_run_dirs(input_dir, run_dir)
     t0 = time.perf_counter()
     records = discover(src, labels_csv=labels_csv)
     t_discover = time.perf_counter() - t0
@@ -329,5 +334,5 @@ def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOp
     return results
 
 
-__all__ = ["ScanOptions", "batch_key", "detect_image", "finalize_scan", "make_batches", "part_path", "run_scan",
+__all__ = ["ScanOptions", "batch_key", "check_run_dirs", "detect_image", "finalize_scan", "make_batches", "part_path", "run_scan",
            "scan_batch"]
