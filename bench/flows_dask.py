@@ -9,6 +9,7 @@ wall seconds per configuration and the speed-up; the figure depends on the cores
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--json", type=Path, help="also write the figures here (bench/run_all.py reads it)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ufm-bench-flows-"))
     os.environ.update(PREFECT_HOME=str(tmp / "prefect"), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
@@ -74,6 +76,9 @@ def main() -> None:
     base = walls[args.workers[0]]
     for w, s in walls.items():
         print(f"speed-up {args.workers[0]} -> {w} workers: {base / s:.2f}x ({args.n / s:.2f} images/s)")
+    if args.json:
+        args.json.write_text(json.dumps({"n": args.n, "size": args.size, "wall_s": {str(w): round(s, 1) for w, s in walls.items()},
+                                         "speedup": round(base / walls[args.workers[-1]], 2)}))
 
 
 if __name__ == "__main__":
