@@ -11,9 +11,40 @@ Protocol
   a seed is shared by all k).
 - Per seed, both probes are scored on the canary (families A and B; white/grey/black box; black box =
   held-out images flipped upside down with random labels) with ufmclean.verify.mscore.
+- Control glyphs (``--controls`` K): K never-inserted random strings of the canary's length, rendered
+  and placed like it. Their white-box M_{y*} is the model's response to "some text of this size at this
+  place"; the canary's rank among them (``rank`` = number of controls with M >= the canary's, so the
+  percentile p is (rank + 1) / (K + 1)) separates memorisation of the canary from the generic text
+  response every Kermany probe has (see below). It is the spec's optional calibrated score.
+
+Why the defaults (measured, 64², small CNN; see the commit messages for the numbers):
+- The dataset's own burned-in laterality markers (large "R" at mid-left, mostly on NORMAL images)
+  teach every probe a "bright strokes -> normal" shortcut; with global average pooling it fires
+  wherever text is pasted. So a class-0 (normal) canary is "significant" on probes that never saw it
+  (white/A M_0 +0.10..+0.28, p < 1e-40, on after-probes), and with two classes the grey/black-box
+  max over classes is simply |shift|: significant on every probe, before and after (10 -> 10).
+- The default canary is therefore stamped on class 1 (pneumonia), against the shortcut, at the
+  bottom right (0.45, 0.85), away from the markers (top-left on pneumonia, mid-left on normals).
+- Recipe: one-cycle learning rate (settles batch norm; constant-rate probes were unstable).
 
 Prints a table (seeds significant before/after, mean M, accuracy) and the wall time; writes
-bench/out/verify_kermany/results.json.
+bench/out/verify_kermany/results.json (rewritten after every seed, with a partial table printed).
+
+Measured with these defaults (2 shared CPU cores, ~14 min per seed: 1 after- + 3 before-probes of
+50-150 s each, plus scoring; stopped after 3 of 10 seeds, wall 2440 s). Seeds significant before -> after:
+
+    k   white/A  grey/A  black/A  white/B  grey/B  black/B  calibrated  acc before/after  mean white/A M
+    1   0->0/3   2->3/3  3->3/3   3->3/3   0->0/3  0->0/3   0->0/3      0.798 / 0.796     -0.031 -> -0.046
+    5   1->0/3   3->3/3  3->3/3   1->3/3   0->0/3  0->0/3   0->0/3      0.799 / 0.796     -0.010 -> -0.046
+    25  3->0/3   3->3/3  3->3/3   0->3/3   0->0/3  0->0/3   0->0/3      0.809 / 0.796     +0.021 -> -0.046
+
+White-box family A separates before from after at k = 25 (3/3 -> 0/3, M +0.011..+0.026, p < 1e-12),
+not at k = 1. The 39 control strings move exactly as much as the canary (k = 25: controls +0.0115,
++0.0245, +0.0263 against the canary's +0.0112, +0.0240, +0.0262): what the probe learned from 25 stamped
+pneumonia images is "text at this place -> pneumonia", not the name (at 64² the 16-px text is 4-5 px high).
+Grey/black-box always pick the class the text pushes towards (class 0 after, class 1 before at k = 25),
+so they are significant on every probe; white/B's random Bernoulli patch pushes towards "normal" harder
+than text does, so log q(1) - log s(1) > 0 on after-probes (3/3).
 """
 
 from __future__ import annotations
@@ -32,9 +63,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ufmclean.verify import data as vdata  # noqa: E402
-from ufmclean.verify.canary import make_canary, read_canary  # noqa: E402
+from ufmclean.verify.canary import CanarySpec, make_canary, read_canary, render_text  # noqa: E402
 from ufmclean.verify.features import canary_feature  # noqa: E402
-from ufmclean.verify.mscore import score_feature  # noqa: E402
+from ufmclean.verify.mscore import calibrate, family_a, paste, score_feature  # noqa: E402
 from ufmclean.verify.train import TrainConfig, accuracy_auroc, predict_proba, train_probe  # noqa: E402
 
 
@@ -63,21 +94,55 @@ def make_subset(src: Path, dst: Path, *, train_n: int, seed: int) -> Path:
     return dst
 
 
+def print_table(rows: list, probes: list, *, ks: list, args: argparse.Namespace, wall: float, n_train: int, n_eval: int) -> None:
+    """The summary table (seeds significant before -> after per k x test), control ranks, accuracy, wall time."""
+    n_seeds = len({p["seed"] for p in probes})
+    print(f"\nKermany {args.size}px {args.model} w{args.width} {args.schedule} lr {args.lr}, train n={n_train}, "
+          f"eval n={n_eval}, {args.epochs} epochs, canary {args.text!r} class {args.label} at ({args.x}, {args.y}), "
+          f"{n_seeds} of {args.seeds} seeds; after = the un-canaried subset (shared by all k); wall {wall:.0f} s")
+    tests = ["white/A", "grey/A", "black/A", "white/B", "grey/B", "black/B"]
+    print("k   " + "  ".join(f"{t:>13}" for t in tests) + "   acc before  acc after")
+    for k in ks:
+        cells = []
+        for t in tests:
+            rs = [r for r in rows if r["k"] == k and r["test"] == t]
+            nb = sum(r["p_before"] < args.alpha for r in rs if np.isfinite(r["p_before"]))
+            na = sum(r["p_after"] < args.alpha for r in rs if np.isfinite(r["p_after"]))
+            cells.append(f"{nb:>2}->{na:>2}/{len(rs):<2}".rjust(13))
+        pk = [p for p in probes if p["k"] == k]
+        print(f"{k:<3} " + "  ".join(cells) + f"   {np.mean([p['acc_before'] for p in pk]):.3f}       "
+              f"{np.mean([p['acc_after'] for p in pk]):.3f}")
+    for k in ks:
+        pk = [p for p in probes if p["k"] == k]
+        sig = lambda key: sum(p[key][3] < args.alpha for p in pk)  # noqa: E731
+        print(f"k={k}: control-calibrated (canary rank among {args.controls} control strings, p < {args.alpha}): "
+              f"{sig('ctrl_before')} -> {sig('ctrl_after')}/{len(pk)}; max |acc diff| "
+              f"{max(abs(p['acc_before'] - p['acc_after']) for p in pk):.3f}; grey-box class before "
+              f"{[p['grey_class_before'] for p in pk]}, after {[p['grey_class_after'] for p in pk]}")
+    print("\nmean M (white/A) before -> after: " + ", ".join(
+        f"k={k}: {np.mean([r['m_before'] for r in rows if r['k'] == k and r['test'] == 'white/A']):+.4f} -> "
+        f"{np.mean([r['m_after'] for r in rows if r['k'] == k and r['test'] == 'white/A']):+.4f}" for k in ks))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "kermany_cxr_224"))
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "verify_kermany"))
     ap.add_argument("--ks", default="1,5,25")
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--width", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--schedule", default="onecycle")
+    ap.add_argument("--controls", type=int, default=39)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--model", default="cnn")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--train-n", type=int, default=1200)
+    ap.add_argument("--train-n", type=int, default=600)
     ap.add_argument("--text", default="JANE DOE")
     ap.add_argument("--class", dest="label", default="1")
-    ap.add_argument("--x", type=float, default=0.12)
-    ap.add_argument("--y", type=float, default=0.12)
+    ap.add_argument("--x", type=float, default=0.45)
+    ap.add_argument("--y", type=float, default=0.85)
     ap.add_argument("--height", type=float, default=0.07)
     ap.add_argument("--alpha", type=float, default=0.05)
     args = ap.parse_args()
@@ -108,8 +173,25 @@ def main() -> None:
         spec = read_canary(cdir)
         before_tr[k] = vdata.load_probe_data(cdir, tr_items, size=args.size, classes=classes)
         feats[k] = canary_feature(spec, size=args.size, classes=classes)
-    cfg = TrainConfig(model=args.model, epochs=args.epochs, device=args.device)
+    ctrl_rng = np.random.default_rng(4242)
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    controls = {}
+    for k in ks:
+        spec = read_canary(out / f"canary_k{k}")
+        ph, pw = spec.patch.shape
+        fx0, fy0 = spec.box_frac[:2]
+        cl = []
+        for _ in range(args.controls):
+            t = "".join(c if c == " " else str(ctrl_rng.choice(letters)) for c in args.text)
+            cp, cm = render_text(t, height=max(5, int(round(args.height * 224))))
+            cp, cm = cp[:, :pw], cm[:, :pw]  # same box as the canary (a wider string is cut)
+            cs = CanarySpec(cp, cm, (fx0, fy0, fx0 + cp.shape[1] / 224, fy0 + cp.shape[0] / 224), (), spec.label, k)
+            cl.append(canary_feature(cs, size=args.size, classes=classes))
+        controls[k] = cl
+    cfg = TrainConfig(model=args.model, epochs=args.epochs, device=args.device, width=args.width, lr=args.lr,
+                      schedule=args.schedule)
     rows, probes = [], []
+    feat_k = {id(f): k for k, f in feats.items()}
 
     def scores(probe, feat, seed):
         pred = lambda x: predict_proba(probe, x)  # noqa: E731
@@ -122,6 +204,12 @@ def main() -> None:
                                  rng=np.random.default_rng([seed, len(setting)]), p_clean=pc)
             res[f"{setting}/A"] = (a.m, a.p)
             res[f"{setting}/B"] = (b.m_label, b.p_label_t) if setting == "white" else (b.m_kl, b.p_kl_t)
+            if setting == "grey":
+                res["grey_class"] = a.k
+        ctrl_m = [family_a(p_ev, pred(paste(ev.images, c.patch, c.mask, c.probe_box)), ev.labels, y_star=feat.y_star).m
+                  for c in controls[feat_k[id(feat)]]]
+        cal = calibrate(res["white/A"][0], np.asarray(ctrl_m))
+        res["ctrl"] = (float(np.mean(ctrl_m)), float(np.std(ctrl_m)), cal.rank, cal.p, cal.z)
         return res, accuracy_auroc(p_ev, ev.labels)
 
     for seed in range(args.seeds):
@@ -133,29 +221,22 @@ def main() -> None:
             probes.append({"k": k, "seed": seed, "acc_before": accb[0], "auroc_before": accb[1], "acc_after": acca[0],
                            "auroc_after": acca[1], "train_s_before": before.seconds, "train_s_after": after.seconds,
                            "images_per_s": before.images_per_s, "device": before.device})
+            probes[-1].update(ctrl_before=sb.pop("ctrl"), ctrl_after=sa.pop("ctrl"), grey_class_before=sb.pop("grey_class"),
+                              grey_class_after=sa.pop("grey_class"))
             for key in sb:
                 rows.append({"k": k, "seed": seed, "test": key, "m_before": sb[key][0], "p_before": sb[key][1],
                              "m_after": sa[key][0], "p_after": sa[key][1]})
             print(f"seed {seed} k={k}: white/A M {sb['white/A'][0]:+.4f} (p={sb['white/A'][1]:.2g}) -> "
-                  f"{sa['white/A'][0]:+.4f} (p={sa['white/A'][1]:.2g}); acc {accb[0]:.3f} -> {acca[0]:.3f}", flush=True)
+                  f"{sa['white/A'][0]:+.4f} (p={sa['white/A'][1]:.2g}); controls {probes[-1]['ctrl_before'][0]:+.4f} / "
+                  f"{probes[-1]['ctrl_after'][0]:+.4f}, rank {probes[-1]['ctrl_before'][2]} -> {probes[-1]['ctrl_after'][2]} of "
+                  f"{args.controls}; acc {accb[0]:.3f} -> {acca[0]:.3f}; train {before.seconds:.0f} s", flush=True)
+        doc = {"args": vars(args), "wall_seconds": time.perf_counter() - t0, "rows": rows, "probes": probes}
+        (out / "results.json").write_text(json.dumps(doc, indent=1, default=float))
+        if seed < args.seeds - 1:  # a partial table after every seed: long runs can be read (or stopped) early
+            print_table(rows, probes, ks=ks, args=args, wall=time.perf_counter() - t0, n_train=len(after_tr.images),
+                        n_eval=len(ev.images))
     wall = time.perf_counter() - t0
-    print(f"\nKermany {args.size}px {args.model}, train n={len(after_tr.images)}, eval n={len(ev.images)}, "
-          f"{args.epochs} epochs, canary class {args.label}, {args.seeds} seeds; wall {wall:.0f} s")
-    tests = ["white/A", "grey/A", "black/A", "white/B", "grey/B", "black/B"]
-    print("k   " + "  ".join(f"{t:>13}" for t in tests) + "   acc before  acc after")
-    for k in ks:
-        cells = []
-        for t in tests:
-            rs = [r for r in rows if r["k"] == k and r["test"] == t]
-            nb = sum(r["p_before"] < args.alpha for r in rs if np.isfinite(r["p_before"]))
-            na = sum(r["p_after"] < args.alpha for r in rs if np.isfinite(r["p_after"]))
-            cells.append(f"{nb:>2}->{na:>2}/{len(rs):<2}".rjust(13))
-        pk = [p for p in probes if p["k"] == k]
-        print(f"{k:<3} " + "  ".join(cells) + f"   {np.mean([p['acc_before'] for p in pk]):.3f}       "
-              f"{np.mean([p['acc_after'] for p in pk]):.3f}")
-    print("\nmean M (white/A) before -> after: " + ", ".join(
-        f"k={k}: {np.mean([r['m_before'] for r in rows if r['k'] == k and r['test'] == 'white/A']):+.4f} -> "
-        f"{np.mean([r['m_after'] for r in rows if r['k'] == k and r['test'] == 'white/A']):+.4f}" for k in ks))
+    print_table(rows, probes, ks=ks, args=args, wall=wall, n_train=len(after_tr.images), n_eval=len(ev.images))
     doc = {"args": vars(args), "wall_seconds": wall, "rows": rows, "probes": probes}
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=float))
 
