@@ -110,6 +110,16 @@ class Tally:
         r["phi"][0] += pf
         r["phi"][1] += pt
 
+    def as_rows(self) -> list[dict]:
+        """Per (tool, size) figures as plain dicts (for ``--json`` / bench/run_all.py)."""
+        out = []
+        for (tool, size), r in sorted(self.rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            out.append({"tool": tool, "size": size, "n": r["n"], "images_per_s": r["n"] / r["wall"],
+                        "cpu_s_per_image": r["cpu"] / r["n"],
+                        "recall": r["found"] / r["total"] if r["total"] else None,
+                        "phi_recall": r["phi"][0] / r["phi"][1] if r["phi"][1] else None})
+        return out
+
     def print(self) -> None:
         print(f"\n{'tool':<10}{'size':>6}{'n':>4}{'img/s':>8}{'s/img':>8}{'cpu s/img':>10}{'recall':>9}"
               f"{'phi':>7}  by style (found/total)")
@@ -219,6 +229,7 @@ def main() -> None:
     ap.add_argument("--sample-data", type=int, default=0, help="also score the engine on N sample_data images")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--json", type=Path, help="also write the per-tool, per-size figures here")
     args = ap.parse_args()
     ns = args.n if len(args.n) == len(args.sizes) else [args.n[0]] * len(args.sizes)
 
@@ -255,6 +266,8 @@ def main() -> None:
             if "presidio" in args.tools:
                 presidio_ok = run_presidio(root, truth, size, tally)
     tally.print()
+    if args.json:
+        args.json.write_text(json.dumps({"rows": tally.as_rows(), "presidio_installed": presidio_ok is not False}))
     if presidio_ok is False:
         print("presidio: not installed (/tmp/presidio-venv with en_blank; see ../shared/research/anchors.md §4)")
     if args.sample_data:
