@@ -12,6 +12,7 @@ from ufmclean.ocr.fast import (
     boxes_from_mosaic,
     drop_duplicates,
     ink_masks,
+    label_patches,
     merge_boxes,
     pack_mosaic,
     plan_crops,
@@ -70,6 +71,9 @@ def test_crop_maps_back_to_original():
 def test_merge_and_dedup():
     assert merge_boxes([BBox(0, 0, 10, 10), BBox(11, 0, 20, 10)], gap=2) == [BBox(0, 0, 20, 10)]
     assert drop_duplicates([BBox(0, 0, 100, 20), BBox(10, 2, 40, 18)]) == [BBox(0, 0, 100, 20)]
+    # a frame-sized detector box over anatomy does not swallow the small label inside it
+    big, label = BBox(0, 0, 256, 180), BBox(230, 120, 250, 138)
+    assert drop_duplicates([big, label]) == [big, label]
 
 
 def test_settings_validate():
@@ -139,3 +143,20 @@ def test_mosaic_packs_several_crops_without_overlap():
     assert all(a.intersection(b) == 0 for i, a in enumerate(rects) for b in rects[i + 1 :])
     # the 200-px-wide crop at scale 2 would not fit a 256-px canvas: it was shrunk
     assert all(p.crop.out_shape[1] <= 256 - 2 * 12 for p in placements)
+
+
+def test_label_patch_found_next_to_bright_tissue_and_plain_blobs_ignored():
+    """A near-white patch with a dark letter, touching a bright tissue edge, is one patch box."""
+    import cv2
+
+    img = np.full((256, 256), 12, np.uint8)
+    img[:, :240] = 150  # tissue up to the patch, dark background right of it
+    img[60:100, 100:130] = 230  # a plain bright blob: no ink, not a label
+    cv2.rectangle(img, (236, 120), (252, 138), 225, -1)
+    cv2.putText(img, "R", (239, 135), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 25, 1, cv2.LINE_AA)
+    patches = label_patches(img)
+    assert len(patches) == 1
+    assert covered_fraction(BBox(236, 120, 253, 139), patches) > 0.9
+    assert label_patches(np.full((64, 64), 90, np.uint8)) == []
+    with pytest.raises(ValueError):
+        label_patches(np.zeros((4, 4), np.float32))

@@ -129,7 +129,7 @@ def _link(c: np.ndarray) -> np.ndarray:
     """Line label per component of ``c`` (``(N, 4)`` x, y, w, h): glyphs of one text line share a label.
 
     Two glyphs are on one line when their rows overlap by half the smaller height, their heights
-    differ by at most 2.5x and the horizontal gap is at most the larger height.
+    differ by at most 2x and the horizontal gap is at most the larger height.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -139,7 +139,7 @@ def _link(c: np.ndarray) -> np.ndarray:
     v_overlap = np.minimum(y + h, yt + ht) - np.maximum(y, yt)
     gap = np.maximum(x, xt) - np.minimum(x + w, xt + wt)
     hmin, hmax = np.minimum(h, ht), np.maximum(h, ht)
-    adj = (v_overlap >= 0.5 * hmin) & (hmax <= 2.5 * hmin) & (gap <= hmax)
+    adj = (v_overlap >= 0.5 * hmin) & (hmax <= 2.0 * hmin) & (gap <= hmax)
     rows, cols = np.nonzero(adj)
     graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=adj.shape)
     return connected_components(graph, directed=False)[1]
@@ -170,6 +170,49 @@ def text_lines(grey: np.ndarray, *, settings: CandidateSettings | None = None) -
         x0, y0 = int(m[:, 0].min()), int(m[:, 1].min())
         lines.append(BBox(x0, y0, int((m[:, 0] + m[:, 2]).max()), int((m[:, 1] + m[:, 3]).max())))
     return sorted(lines, key=lambda b: (b.y0, b.x0))
+
+
+def label_patches(
+    grey: np.ndarray,
+    *,
+    settings: CandidateSettings | None = None,
+    min_height: int = 8,
+    max_height: int = 48,
+    kernel: int = 49,
+    levels: tuple[int, ...] = (128, 160, 192, 224),
+) -> list[BBox]:
+    """Boxes of light rectangular patches with dark strokes inside (dark-on-light labels) in ``grey``.
+
+    ``grey``: uint8 ``(H, W)``. Such a label's glyphs link with the patch rim and the anatomy next
+    to it into a line too tall to read, yet the recogniser reads the patch itself well. A closing
+    fills the dark strokes; a white top-hat of ``kernel`` px and thresholds at each of ``levels``
+    give bright regions; patches are those ``min_height``..``max_height`` tall, at most 8x as wide,
+    filling >= 85% of their box, with 3-70% of their area dark stroke ink (a plain blob is no label).
+    Returns boxes in (y0, x0) order.
+    """
+    import cv2
+
+    if not isinstance(grey, np.ndarray) or grey.dtype != np.uint8 or grey.ndim != 2:
+        raise ValueError("label_patches needs a uint8 (H, W) array")
+    s = settings or CandidateSettings()
+    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    big = cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(kernel), _odd(kernel)))
+    # The top-hat alone merges a patch with bright anatomy it touches (a narrow rim of tissue is
+    # smaller than the kernel too), so absolute levels separate a near-white patch from tissue.
+    masks = [cv2.morphologyEx(closed, cv2.MORPH_TOPHAT, big) >= s.min_contrast]
+    masks += [closed >= level for level in levels]
+    ink = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    out: set[BBox] = set()
+    for mask in masks:
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4)
+        for x, y, w, h, area in stats[1:]:
+            if not (min_height <= h <= max_height and h // 2 <= w <= 8 * h and area >= 0.85 * w * h):
+                continue
+            box = BBox(int(x), int(y), int(x + w), int(y + h))
+            dark = float((ink[box.slices] >= s.min_contrast).mean())
+            if 0.03 <= dark <= 0.7:
+                out.add(box)
+    return sorted(drop_duplicates(list(out), overlap=0.8), key=lambda b: (b.y0, b.x0))
 
 
 def merge_boxes(boxes: list[BBox], *, gap: int = 0) -> list[BBox]:
@@ -307,10 +350,15 @@ def uncovered(lines: list[BBox], boxes: list[BBox], *, min_cover: float = 0.5) -
     return [ln for ln in lines if covered_fraction(ln, boxes) < min_cover]
 
 
-def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6) -> list[BBox]:
-    """Keep the larger of two boxes when the smaller lies ``overlap`` or more inside it."""
+def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6, min_height_ratio: float = 0.6) -> list[BBox]:
+    """Keep the larger of two boxes when the smaller lies ``overlap`` or more inside it and is at
+    least ``min_height_ratio`` of its height (the same text found twice, e.g. in overlapping crops).
+
+    A much taller box around a small one is not a duplicate: CRAFT sometimes returns a frame-sized
+    box over anatomy that the recogniser then rejects, and it must not take the real label with it.
+    """
     kept: list[BBox] = []
     for b in sorted(boxes, key=lambda b: -b.area):
-        if all(k.intersection(b) < overlap * b.area for k in kept):
+        if all(k.intersection(b) < overlap * b.area or b.height < min_height_ratio * k.height for k in kept):
             kept.append(b)
     return sorted(kept, key=lambda b: (b.y0, b.x0))
