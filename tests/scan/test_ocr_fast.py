@@ -11,12 +11,14 @@ from ufmclean.ocr.fast import (
     Placement,
     boxes_from_mosaic,
     drop_duplicates,
+    fragment_letters,
     ink_masks,
     label_patches,
     merge_boxes,
     pack_mosaic,
     plan_crops,
     text_lines,
+    uncovered,
 )
 from ufmclean.ocr.recall import covered_fraction, is_found, recall
 from ufmclean.records import BBox
@@ -74,6 +76,12 @@ def test_merge_and_dedup():
     # a frame-sized detector box over anatomy does not swallow the small label inside it
     big, label = BBox(0, 0, 256, 180), BBox(230, 120, 250, 138)
     assert drop_duplicates([big, label]) == [big, label]
+
+
+def test_uncovered_ignores_much_taller_boxes():
+    line = BBox(236, 124, 245, 136)
+    assert uncovered([line], [BBox(0, 0, 256, 180)]) == [line]  # a frame-sized box reads no label
+    assert uncovered([line], [BBox(233, 121, 248, 139)]) == []
 
 
 def test_settings_validate():
@@ -160,3 +168,20 @@ def test_label_patch_found_next_to_bright_tissue_and_plain_blobs_ignored():
     assert label_patches(np.full((64, 64), 90, np.uint8)) == []
     with pytest.raises(ValueError):
         label_patches(np.zeros((4, 4), np.float32))
+
+
+def test_fragment_letters_box_a_lone_bar_and_ignore_glyphs_and_noise():
+    """A faint L on a tissue ramp leaves only its foot bar: boxes with the bar at the foot and on top."""
+    img = np.full((64, 64), 12, np.uint8)
+    img[:, :30] = 150
+    img[:, 30:34] = (112, 62, 49, 32)  # the ramp at the tissue edge; the L's upright is lost in it
+    img[40:42, 32:38] = 52  # the L's foot: 2 px thick, 6 long, +40 over the background
+    boxes = fragment_letters(img)
+    assert len(boxes) == 2
+    assert all(b.intersection(BBox(32, 40, 38, 42)) == 12 for b in boxes)  # both hold the whole bar
+    assert min(b.y0 for b in boxes) <= 31 and max(b.y1 for b in boxes) >= 51  # ~11 px letters
+    # whole glyphs (taller components) and faint bars are not fragments
+    assert fragment_letters(_image_with_text()) == []
+    faint = np.full((64, 64), 12, np.uint8)
+    faint[40:42, 32:38] = 40
+    assert fragment_letters(faint) == []

@@ -18,6 +18,7 @@ from ufmclean.ocr.fast import (
     Crop,
     boxes_from_mosaic,
     drop_duplicates,
+    fragment_letters,
     label_patches,
     pack_mosaic,
     plan_crops,
@@ -130,8 +131,11 @@ class EasyOcrEngine:
         short = [ln for ln in uncovered(lines, boxes) if ln.width <= 2 * ln.height and ln.height <= self.direct_max_height]
         direct = [ln.pad(max(2, ln.height // 5), height=h, width=w) for ln in short]
         # Dark-on-light labels: their glyphs link with the patch rim and nearby anatomy into a
-        # line too tall for the rule above, but the recogniser reads the light patch itself well.
-        direct += [p.pad(1, height=h, width=w) for p in uncovered(label_patches(grey, settings=self.candidates), boxes + direct)]
+        # line too tall for the rule above, but the recogniser reads the light patch itself well
+        # (checked against detector boxes only: a padded direct line over it may read as nothing).
+        direct += [p.pad(1, height=h, width=w) for p in uncovered(label_patches(grey, settings=self.candidates), boxes)]
+        # Faint letters on a tissue edge leave only a short bar in the candidate pass (rare elsewhere).
+        direct += uncovered(fragment_letters(grey, settings=self.candidates), boxes)
         return boxes, direct
 
     def _detect_crop(self, grey: np.ndarray, crop: Crop) -> list[BBox]:

@@ -215,6 +215,40 @@ def label_patches(
     return sorted(drop_duplicates(list(out), overlap=0.8), key=lambda b: (b.y0, b.x0))
 
 
+def fragment_letters(grey: np.ndarray, *, settings: CandidateSettings | None = None, pad: int = 3) -> list[BBox]:
+    """Letter-sized boxes around lone short strokes of ``grey`` (uint8 ``(H, W)``), two per stroke.
+
+    A faint letter drawn on a tissue edge (an ``L`` at the foot of a bright rim) loses its other
+    strokes to the edge in every top-hat: only a short bar (2-4 px thick, 2-7x as long, filled,
+    at least 4/3 ``min_contrast`` above its surroundings) survives, too small for a glyph. Letters
+    are about 5.5 stroke widths tall, so each bar gives a box with the bar at its foot and one with
+    it on top, padded by ``pad`` px; the recogniser decides (on sample_data such bars are rare
+    outside these letters, so the extra recogniser calls are few).
+    """
+    import cv2
+
+    if not isinstance(grey, np.ndarray) or grey.dtype != np.uint8 or grey.ndim != 2:
+        raise ValueError("fragment_letters needs a uint8 (H, W) array")
+    s = settings or CandidateSettings()
+    k = _odd(min(s.kernels))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    height, width = grey.shape
+    out = []
+    for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
+        hat = cv2.morphologyEx(grey, op, kernel)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((hat >= s.min_contrast).astype(np.uint8), connectivity=8)
+        for i in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[i])
+            if not (2 <= h <= 4 and 2 * h <= w <= 7 * h and area >= 0.8 * w * h):
+                continue
+            if hat[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i].mean() < 4 * s.min_contrast / 3:
+                continue
+            tall = round(5.5 * h)
+            for y0 in (y + h - tall, y):
+                out.append(BBox(x - pad - 1, y0 - pad, x + w + pad, y0 + tall + pad).clip(height, width))
+    return [b for b in out if b.area > 0]
+
+
 def merge_boxes(boxes: list[BBox], *, gap: int = 0) -> list[BBox]:
     """Union boxes that overlap (or come within ``gap`` px) until no two do; order is by (y0, x0)."""
     out = [b for b in boxes if b.area > 0]
@@ -343,11 +377,21 @@ def boxes_from_mosaic(boxes: list[BBox], placements: list[Placement], *, height:
     return out
 
 
-def uncovered(lines: list[BBox], boxes: list[BBox], *, min_cover: float = 0.5) -> list[BBox]:
-    """The candidate ``lines`` that ``boxes`` cover less than ``min_cover`` of (what the detector missed)."""
+def uncovered(
+    lines: list[BBox], boxes: list[BBox], *, min_cover: float = 0.5, max_height_ratio: float = 3.0
+) -> list[BBox]:
+    """The candidate ``lines`` that ``boxes`` cover less than ``min_cover`` of (what the detector missed).
+
+    Only boxes at most ``max_height_ratio`` x a line's height count for it: CRAFT sometimes returns
+    a box over half the frame (anatomy), which the recogniser rejects and which reads no label.
+    """
     from ufmclean.ocr.recall import covered_fraction
 
-    return [ln for ln in lines if covered_fraction(ln, boxes) < min_cover]
+    return [
+        ln
+        for ln in lines
+        if covered_fraction(ln, [b for b in boxes if b.height <= max_height_ratio * ln.height]) < min_cover
+    ]
 
 
 def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6, min_height_ratio: float = 0.6) -> list[BBox]:
