@@ -49,3 +49,29 @@ def test_fast_engine_finds_small_faint_and_dark_text_in_original_coordinates():
         assert abs(best.bbox.y0 - box.y0) <= 4 and abs(best.bbox.x0 - box.x0) <= 6
     # the digits of the date are read (text quality, not only boxes)
     assert any(sum(ch.isdigit() for ch in r.text) >= 6 for r in regions)
+
+
+def _edge_frame():
+    """256x256: tissue (150) with a soft rim at x ~ 200 on a dark background (12); a dark R on a
+    light patch straddling the rim, and a faint L (52) whose upright sits on the rim's foot."""
+    import cv2
+
+    img = np.full((256, 256), 12, np.uint8)
+    img[:, :200] = 150
+    img[:, 200:204] = (112, 62, 28, 16)
+    img[30:46, 193:209] = 225  # label patch over the rim
+    cv2.putText(img, "R", (197, 42), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 25, 1, cv2.LINE_AA)
+    img[120:132, 202:204] = 50  # the L's upright, merged into the rim's foot
+    img[130:132, 202:209] = 52  # its foot
+    return img, [("R", BBox(193, 30, 209, 46)), ("L", BBox(201, 120, 210, 132))]
+
+
+def test_fast_engine_reads_a_patch_label_and_a_faint_letter_on_a_tissue_edge():
+    from ufmclean.ocr.easyocr_engine import EasyOcrEngine
+
+    img, truth = _edge_frame()
+    regions = EasyOcrEngine("cpu", strategy="fast").read(img)
+    boxes = [r.bbox for r in regions]
+    for name, box in truth:
+        assert covered_fraction(box, boxes) >= 0.5, name
+    assert all(r.bbox.height <= 40 for r in regions)  # no frame-sized region over the tissue
