@@ -216,7 +216,7 @@ def label_patches(
 
 
 def fragment_letters(grey: np.ndarray, *, settings: CandidateSettings | None = None, pad: int = 3) -> list[BBox]:
-    """Letter-sized boxes around lone short strokes of ``grey`` (uint8 ``(H, W)``), two per stroke.
+    """Letter-sized boxes around lone short bright strokes of ``grey`` (uint8 ``(H, W)``), two per stroke.
 
     A faint letter drawn on a tissue edge (an ``L`` at the foot of a bright rim) loses its other
     strokes to the edge in every top-hat: only a short bar (2-4 px thick, 2-7x as long, filled,
@@ -233,19 +233,20 @@ def fragment_letters(grey: np.ndarray, *, settings: CandidateSettings | None = N
     k = _odd(min(s.kernels))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     height, width = grey.shape
+    # Bright bars only: dark bars are common (gaps between bright strokes and lines; 130 on 50
+    # sample_data frames against 1 bright one), and dark-on-light labels sit on patches anyway.
+    hat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((hat >= s.min_contrast).astype(np.uint8), connectivity=8)
     out = []
-    for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
-        hat = cv2.morphologyEx(grey, op, kernel)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats((hat >= s.min_contrast).astype(np.uint8), connectivity=8)
-        for i in range(1, n):
-            x, y, w, h, area = (int(v) for v in stats[i])
-            if not (2 <= h <= 4 and 2 * h <= w <= 7 * h and area >= 0.8 * w * h):
-                continue
-            if hat[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i].mean() < 4 * s.min_contrast / 3:
-                continue
-            tall = round(5.5 * h)
-            for y0 in (y + h - tall, y):
-                out.append(BBox(x - pad - 1, y0 - pad, x + w + pad, y0 + tall + pad).clip(height, width))
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if not (2 <= h <= 4 and 2 * h <= w <= 7 * h and area >= 0.8 * w * h):
+            continue
+        if hat[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i].mean() < 4 * s.min_contrast / 3:
+            continue
+        tall = round(5.5 * h)
+        for y0 in (y + h - tall, y):
+            out.append(BBox(x - pad - 1, y0 - pad, x + w + pad, y0 + tall + pad).clip(height, width))
     return [b for b in out if b.area > 0]
 
 
