@@ -185,3 +185,31 @@ def test_fragment_letters_box_a_lone_bar_and_ignore_glyphs_and_noise():
     faint = np.full((64, 64), 12, np.uint8)
     faint[40:42, 32:38] = 40
     assert fragment_letters(faint) == []
+
+
+class _ScriptedReader:
+    """Stands in for easyocr's Reader: fixed detector boxes, and records what it is asked to read."""
+
+    def __init__(self, boxes):
+        self.boxes, self.asked = boxes, []
+
+    def detect(self, img, **_):
+        return [[[b.x0, b.x1, b.y0, b.y1] for b in self.boxes]], [[]]
+
+    def recognize(self, grey, *, horizontal_list, free_list, batch_size):
+        self.asked += horizontal_list
+        return [([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], "X", 0.9) for x0, x1, y0, y1 in horizontal_list]
+
+
+def test_engine_drops_frame_sized_detector_boxes_before_recognition():
+    from ufmclean.ocr.easyocr_engine import EasyOcrEngine
+
+    engine = object.__new__(EasyOcrEngine)  # no model load: the reader is scripted
+    engine.strategy, engine.min_confidence, engine.direct_min_confidence = "full", 0.1, 0.3
+    engine.text_threshold, engine.low_text, engine.min_size = 0.6, 0.3, 6
+    engine.max_region_fraction, engine.candidates = 0.25, CandidateSettings()
+    label, anatomy = BBox(230, 120, 250, 138), BBox(0, 0, 256, 180)
+    engine._reader = _ScriptedReader([anatomy, label])
+    regions = engine.read(np.zeros((256, 256), np.uint8))
+    assert [r.bbox for r in regions] == [label]  # the label survives, the anatomy box is never read
+    assert engine._reader.asked == [[230, 250, 120, 138]]

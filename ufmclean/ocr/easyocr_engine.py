@@ -81,6 +81,8 @@ class EasyOcrEngine:
         self.min_confidence = float(min_confidence)
         self.direct_min_confidence = float(direct_min_confidence)
         self.direct_max_height = 32
+        # Detector boxes taller than this fraction of the frame's shorter side are not text lines.
+        self.max_region_fraction = 0.25
         self.candidates = candidates or CandidateSettings()
         # CRAFT thresholds a bit below easyocr's defaults (0.7 / 0.4 / 20): small and faint text
         # scores lower, and the recogniser's confidence filters what is not text.
@@ -99,7 +101,11 @@ class EasyOcrEngine:
         """Read text from ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``); boxes in its pixel coordinates."""
         grey = check_image(image)
         boxes, direct = self.detect_boxes(grey)
-        return self._recognize(grey, drop_duplicates(boxes), direct)
+        # CRAFT sometimes boxes half the frame over anatomy, and the recogniser then reads noise at
+        # low confidence: burned-in text lines are never that tall (bigger marks are the marker
+        # detector's job), and dropping them also saves recognising a large box.
+        tallest = self.max_region_fraction * min(grey.shape)
+        return self._recognize(grey, drop_duplicates([b for b in boxes if b.height <= tallest]), direct)
 
     def detect_boxes(self, grey: np.ndarray) -> tuple[list[BBox], list[BBox]]:
         """``(detector boxes, direct boxes)`` of ``grey`` (uint8 ``(H, W)``) in its pixel coordinates.
@@ -129,7 +135,8 @@ class EasyOcrEngine:
         # Letter-sized only (laterality marks at up to ~32 px; bigger lone marks are the marker
         # detector's job): on real X-rays most uncovered candidates are bone and device edges.
         short = [ln for ln in uncovered(lines, boxes) if ln.width <= 2 * ln.height and ln.height <= self.direct_max_height]
-        direct = [ln.pad(max(2, ln.height // 5), height=h, width=w) for ln in short]
+        # Generous context: the recogniser reads a lone 9-12 px letter far better with 4 px around it.
+        direct = [ln.pad(max(4, ln.height // 3), height=h, width=w) for ln in short]
         # Dark-on-light labels: their glyphs link with the patch rim and nearby anatomy into a
         # line too tall for the rule above, but the recogniser reads the light patch itself well
         # (checked against detector boxes only: a padded direct line over it may read as nothing).
