@@ -14,7 +14,6 @@ from ufmclean.ocr.fast import (
     fragment_letters,
     ink_masks,
     label_patches,
-    merge_boxes,
     pack_mosaic,
     plan_crops,
     text_lines,
@@ -70,8 +69,7 @@ def test_crop_maps_back_to_original():
     assert crop.to_original(BBox(0, 0, 20, 10)) == BBox(100, 50, 110, 55)
 
 
-def test_merge_and_dedup():
-    assert merge_boxes([BBox(0, 0, 10, 10), BBox(11, 0, 20, 10)], gap=2) == [BBox(0, 0, 20, 10)]
+def test_dedup():
     assert drop_duplicates([BBox(0, 0, 100, 20), BBox(10, 2, 40, 18)]) == [BBox(0, 0, 100, 20)]
     # a frame-sized detector box over anatomy does not swallow the small label inside it
     big, label = BBox(0, 0, 256, 180), BBox(230, 120, 250, 138)

@@ -250,26 +250,6 @@ def fragment_letters(grey: np.ndarray, *, settings: CandidateSettings | None = N
     return [b for b in out if b.area > 0]
 
 
-def merge_boxes(boxes: list[BBox], *, gap: int = 0) -> list[BBox]:
-    """Union boxes that overlap (or come within ``gap`` px) until no two do; order is by (y0, x0)."""
-    out = [b for b in boxes if b.area > 0]
-    changed = True
-    while changed:
-        changed = False
-        merged: list[BBox] = []
-        for b in sorted(out, key=lambda b: (b.y0, b.x0)):
-            grown = b.pad(gap)
-            for i, m in enumerate(merged):
-                if m.intersection(grown) > 0:
-                    merged[i] = m.union(b)
-                    changed = True
-                    break
-            else:
-                merged.append(b)
-        out = merged
-    return sorted(out, key=lambda b: (b.y0, b.x0))
-
-
 def plan_crops(
     grey: np.ndarray, *, settings: CandidateSettings | None = None, lines: list[BBox] | None = None
 ) -> list[Crop] | None:
