@@ -13,6 +13,10 @@ text covers a few percent of a medical image. So:
 5. :func:`boxes_from_mosaic` — detected boxes split by the crops they touch and mapped back to
    original pixel coordinates.
 
+Two more candidate sources feed the recogniser directly where CRAFT found nothing:
+:func:`label_patches` (light patches with dark glyphs, whose lines link with the patch rim) and
+:func:`fragment_letters` (faint letters on a tissue edge of which only a short bar survives).
+
 When the candidates would make a mosaic bigger than the frame itself (text-heavy frames such as
 ultrasound screens), the caller detects the whole frame instead: never slower than plain easyocr.
 """
