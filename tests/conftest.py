@@ -37,3 +37,17 @@ def sample_data_dir() -> Path:
     if not (SAMPLE_DATA / "ground_truth.json").is_file():
         pytest.skip("sample_data/ has not been generated")
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_scan_run(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real-OCR scan (CPU, default options) of ``sample_data/images``, run once per session.
+
+    Other stages' tests copy its ``.work/scan`` parts into their own run folders, so the scan is
+    reused instead of repeated (the parts are keyed on content and detection settings).
+    """
+    from ufmclean.pipeline.scan import ScanOptions, run_scan
+
+    run = tmp_path_factory.mktemp("sample-scan") / "run"
+    run_scan(sample_data_dir / "images", run, options=ScanOptions(device="cpu"))
+    return run

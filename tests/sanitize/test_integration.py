@@ -23,6 +23,8 @@ from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
 from ufmclean.policy import load_policy
 from ufmclean.records import BBox
 
+from tests.shared_files import copy_shared_files
+
 from .independent_ocr import legible, read_words
 
 pytestmark = [pytest.mark.slow, pytest.mark.ocr]
@@ -65,8 +67,10 @@ def _report_rows(path: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ sample_data
 @pytest.fixture(scope="module")
-def sample_run(sample_data_dir: Path, tmp_path_factory, scan_stage) -> dict:
+def sample_run(sample_data_dir: Path, tmp_path_factory, scan_stage, sample_scan_run: Path) -> dict:
     run = tmp_path_factory.mktemp("sample") / "run"
+    # Reuse the session's scan parts (same content, same detection settings): sanitize resumes from them.
+    shutil.copytree(sample_scan_run / ".work" / "scan", run / ".work" / "scan")
     out = _sanitize(sample_data_dir / "images", run)
     out["truth"] = json.loads((sample_data_dir / "ground_truth.json").read_text())["items"]
     return out
@@ -169,14 +173,7 @@ SHARED_FILES = {"presidio_pseudo_phi": ["dicom/2_ORIGINAL.dcm", "dicom/0_ORIGINA
 @pytest.fixture(scope="module")
 def shared_run(shared_data: Path, tmp_path_factory, scan_stage) -> dict:
     base = tmp_path_factory.mktemp("shared")
-    inp = base / "in"
-    for folder, files in SHARED_FILES.items():
-        for rel in files:
-            src = shared_data / folder / rel
-            if not src.is_file():
-                pytest.skip(f"{folder}/{rel} is not present")
-            (inp / folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, inp / folder / rel)
+    inp = copy_shared_files(shared_data, SHARED_FILES, base / "in")
     return _sanitize(inp, base / "run")
 
 
