@@ -23,21 +23,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ufmclean.detect.marker_shape import (  # noqa: F401 - DESCRIPTOR_* and PATCH_SIDE re-exported
+    DESCRIPTOR_NORM,
+    DESCRIPTOR_SIZE,
+    PATCH_SIDE,
+    Part,
+    _RING_OUT,
+    descriptor,
+    excluded,
+    merge_parts,
+    ring_mask,
+    square_kernel,
+    weakest_side,
+)
 from ufmclean.records import BBox, Finding, LoadedImage
 
 # Candidate classes, also the order of the class-fraction block of the descriptor.
 _BRIGHT, _DARK, _FLAT, _COLOUR = 0, 1, 2, 3
-_N_CLASSES = 4
-PATCH_SIDE = 4  # descriptor patch is PATCH_SIDE x PATCH_SIDE; finer patches split one glyph (measured)
-DESCRIPTOR_SIZE = PATCH_SIDE * PATCH_SIDE + 7 + 3 + _N_CLASSES
-# Moments of a glyph-sized ink map are ~0.01-0.2; these bring them to ~unit scale.
-_NU_SCALE = np.array([4.0, 8.0, 4.0, 20.0, 20.0, 20.0, 20.0])
-# Descriptor length. The rarity stage merges marks within RarityOptions.marker_distance (0.25) of a
-# cluster leader; on 185 Kermany "R" markers (224 px, JPEG, stretched by aspect-changing resizes)
-# unit-norm descriptors of one marker spread to ~0.45, so the vector is shortened to put that spread
-# inside 0.25 while a sticker and an "R" stay far apart (bench/markers.py prints both).
-DESCRIPTOR_NORM = 0.55
-_RING_IN, _RING_OUT = 2, 4  # ring around a component used as its "surroundings" (pixels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +95,6 @@ class MarkerOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class _Part:
-    """One accepted component: box, its mask inside the box, class, signed contrast, score."""
-
-    box: BBox
-    mask: np.ndarray  # bool (box.height, box.width)
-    cls: int
-    contrast: float
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
 class Mark:
     """One merged mark in a frame: box, confidence in [0, 1] and appearance descriptor."""
 
@@ -116,57 +107,20 @@ def _finding_id(image_id: str, frame: int, index: int) -> str:
     return hashlib.sha1(f"{image_id}:marker:{frame}:{index}".encode()).hexdigest()[:16]
 
 
-def _kernel(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
-
-
-def _ring(mask: np.ndarray) -> np.ndarray:
-    """Bool ring ``_RING_IN``..``_RING_OUT`` px outside ``mask`` (uint8 0/1)."""
-    return cv2.dilate(mask, _kernel(_RING_OUT)).astype(bool) & ~cv2.dilate(mask, _kernel(_RING_IN - 1)).astype(bool)
-
-
-_DIRECTIONS = ((0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1))
-_SIDE_SHIFT = 3  # pixels; must stay below _RING_OUT so the shifted mask stays inside the padded box
-
-
-def _weakest_side(mask: np.ndarray, values: np.ndarray, level: float, polarity: float | None) -> float:
-    """Least contrast of ``level`` over the 8 directions (mask uint8 0/1, values same shape).
-
-    Signed by ``polarity`` (+1: the mark is brighter, -1: darker); absolute when ``polarity`` is None.
-
-    Each direction's surroundings are the mask shifted ``_SIDE_SHIFT`` px that way, less the mask
-    and its 1-px neighbourhood. Directions that fall off the frame are skipped.
-    """
-    near = cv2.dilate(mask, _kernel(1)).astype(bool)
-    h, w = mask.shape
-    weakest = np.inf
-    for dx, dy in _DIRECTIONS:
-        sx, sy = dx * _SIDE_SHIFT, dy * _SIDE_SHIFT
-        shifted = np.zeros_like(mask)
-        shifted[max(sy, 0) : h + min(sy, 0), max(sx, 0) : w + min(sx, 0)] = mask[
-            max(-sy, 0) : h + min(-sy, 0), max(-sx, 0) : w + min(-sx, 0)
-        ]
-        region = shifted.astype(bool) & ~near
-        if region.any():
-            diff = level - float(np.median(values[region]))
-            weakest = min(weakest, abs(diff) if polarity is None else diff * polarity)
-    return float(weakest)
-
-
 def _evaluate(
     mask: np.ndarray, outer: BBox, grey: np.ndarray, chroma: np.ndarray | None, cls: int, opts: MarkerOptions
-) -> _Part | None:
+) -> Part | None:
     """Score one component or reject it.
 
     ``mask`` (uint8 0/1, ``outer``-sized) marks the component inside ``outer``, its box padded by
     ``_RING_OUT`` (clipped to the frame) so the ring around it is visible.
     """
     if cls == _FLAT:
-        mask = cv2.dilate(mask, _kernel(1))  # the flat seed is the plateau's 3x3 interior
+        mask = cv2.dilate(mask, square_kernel(1))  # the flat seed is the plateau's 3x3 interior
     values = (chroma if cls == _COLOUR else grey)[outer.slices]
     inside = mask.astype(bool)
-    ring = _ring(mask)
-    edge_out = cv2.dilate(mask, _kernel(1)).astype(bool) & ~inside
+    ring = ring_mask(mask)
+    edge_out = cv2.dilate(mask, square_kernel(1)).astype(bool) & ~inside
     if not ring.any() or not edge_out.any():
         return None
     level = float(np.median(values[inside]))
@@ -187,7 +141,7 @@ def _evaluate(
     # length, so the background just past its ends is as bright as the piece itself.
     # An exact plateau (a sticker's fill) may sit between darker and brighter surroundings, so it
     # needs a step of either sign on each side, measured against the plateau threshold.
-    side = _weakest_side(mask, values, level, None if cls == _FLAT else polarity)
+    side = weakest_side(mask, values, level, None if cls == _FLAT else polarity)
     if side < opts.min_side_ratio * (opts.min_flat_contrast if cls == _FLAT else abs(contrast)):
         return None
     # Confidence of "rendered, not imaged": strong contrast, a step edge, and a step on every side.
@@ -195,10 +149,10 @@ def _evaluate(
     score = (min(1.0, abs(contrast) / 128.0) + sharpness + min(1.0, side / need_side)) / 3.0
     ys, xs = np.nonzero(inside)
     tight = BBox(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-    return _Part(tight.translate(outer.x0, outer.y0), inside[tight.slices], cls, contrast, score)
+    return Part(tight.translate(outer.x0, outer.y0), inside[tight.slices], cls, contrast, score)
 
 
-def _grows(part: _Part, low: np.ndarray, margin: int) -> bool:
+def _grows(part: Part, low: np.ndarray, margin: int) -> bool:
     """Whether ``part`` continues past its box padded by ``margin`` in ``low`` (uint8 0/1, frame-sized).
 
     ``low`` is the seed re-thresholded at a lower contrast. A rendered mark ends in a step, so at the
@@ -225,7 +179,7 @@ def _components(
     opts: MarkerOptions,
     min_area: int,
     low: np.ndarray | None = None,
-) -> list[_Part]:
+) -> list[Part]:
     """Accepted components of one seed mask (uint8 0/1, frame-sized).
 
     ``low`` (uint8 0/1, frame-sized, a superset of ``seed``): when given, parts that run on in it
@@ -282,73 +236,7 @@ def _plausible(values: np.ndarray, on_component: int, cls: int, opts: MarkerOpti
     return int(values.max()) - background >= 0.75 * opts.min_contrast
 
 
-def _excluded(box: BBox, exclude: Sequence[BBox], fraction: float) -> bool:
-    area = max(box.area, 1)
-    return any(box.intersection(ex) >= fraction * area for ex in exclude)
-
-
-def _merge(parts: list[_Part], gap: int, max_w: float, max_h: float) -> list[list[_Part]]:
-    """Group parts whose boxes come within ``gap`` px, as long as the group's box stays small enough."""
-    groups: list[tuple[BBox, list[_Part]]] = []
-    for part in sorted(parts, key=lambda p: (p.box.y0, p.box.x0)):
-        box, members = part.box, [part]
-        merged = True
-        while merged:  # absorbing one group can bring the box within reach of another
-            merged = False
-            for k, (gbox, gmembers) in enumerate(groups):
-                union = gbox.union(box)
-                if gbox.intersection(box.pad(gap)) > 0 and union.width <= max_w and union.height <= max_h:
-                    box, members = union, gmembers + members
-                    groups.pop(k)
-                    merged = True
-                    break
-        groups.append((box, members))
-    return [members for _, members in groups]
-
-
-def _descriptor(members: list[_Part], box: BBox, grey: np.ndarray, frame_diag: float) -> tuple[float, ...]:
-    """Appearance vector (``DESCRIPTOR_SIZE`` floats, L2 norm ``DESCRIPTOR_NORM``) of one merged mark.
-
-    Blocks: a coarse ``PATCH_SIDE``² "ink" patch (how far each pixel departs from the surroundings,
-    as a fraction of the mark's strongest departure; zero-mean, unit norm) so shape, not exposure,
-    counts; the seven normalised central moments of the ink (stable under the one-pixel jitter of
-    boxes on small, JPEG-blurred glyphs, where a finer patch is not); aspect (log2 w/h), fill and
-    size (log2 of box diagonal over frame diagonal); and the area fraction of each candidate class
-    (bright/dark/flat/colour) so a white "R" and a flat grey sticker differ even at equal shape.
-    """
-    mask = np.zeros((box.height, box.width), bool)
-    cls_area = np.zeros(_N_CLASSES)
-    for p in members:
-        mask[p.box.translate(-box.x0, -box.y0).slices] |= p.mask
-        cls_area[p.cls] += p.mask.sum()
-    h, w = grey.shape
-    outer = box.pad(_RING_OUT, height=h, width=w)
-    crop = grey[outer.slices].astype(np.float32)
-    inner = box.translate(-outer.x0, -outer.y0)
-    full = np.zeros(crop.shape, np.uint8)
-    full[inner.slices] = mask
-    ring = _ring(full)
-    background = float(np.median(crop[ring])) if ring.any() else float(np.median(crop))
-    ink = np.abs(crop[inner.slices] - background)
-    peak = float(ink[mask].max()) if mask.any() else 0.0
-    ink = np.clip(ink / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(ink)
-    patch = cv2.resize(ink, (PATCH_SIDE, PATCH_SIDE), interpolation=cv2.INTER_AREA).ravel()
-    patch = patch - patch.mean()
-    norm = float(np.linalg.norm(patch))
-    patch = patch / norm if norm > 1e-6 else np.zeros_like(patch)
-    m = cv2.moments(ink)
-    nu = np.array([m["nu20"], m["nu11"], m["nu02"], m["nu30"], m["nu21"], m["nu12"], m["nu03"]])
-    nu = np.clip(nu * _NU_SCALE, -1.0, 1.0)
-    aspect = float(np.clip(np.log2(box.width / box.height) / 3.0, -1.0, 1.0))
-    fill = float(mask.mean())
-    size = float(np.clip(np.log2(np.hypot(box.width, box.height) / frame_diag) / 4.0 + 1.0, -1.0, 1.0))
-    classes = cls_area / max(cls_area.sum(), 1.0)
-    vec = np.concatenate([0.5 * patch, 0.5 * nu, 0.5 * np.array([aspect, fill, size]), 0.5 * classes])
-    vec = DESCRIPTOR_NORM * vec / float(np.linalg.norm(vec))
-    return tuple(float(v) for v in vec)
-
-
-def _candidates(frame: np.ndarray, opts: MarkerOptions) -> list[_Part]:
+def _candidates(frame: np.ndarray, opts: MarkerOptions) -> list[Part]:
     """All accepted components of one frame (``(H, W)`` or ``(H, W, 3)`` uint8), before exclusion."""
     if frame.ndim == 3:
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -369,7 +257,7 @@ def _candidates(frame: np.ndarray, opts: MarkerOptions) -> list[_Part]:
         seed = (below >= opts.min_contrast).view(np.uint8)
         parts += _components(seed, grey, chroma, _DARK, opts, opts.min_area, (below >= low_level).view(np.uint8))
     if opts.flat:
-        k3 = _kernel(1)
+        k3 = square_kernel(1)
         flat = cv2.dilate(grey, k3) == cv2.erode(grey, k3)
         # Windowing clips anatomy to the extreme levels, so plateaus there are no evidence of a mark.
         flat &= (grey < opts.bright_level) & (grey > opts.dark_level)
@@ -416,9 +304,9 @@ def frame_marks(frame: np.ndarray, *, exclude: Sequence[BBox] = (), options: Mar
     if h < 8 or w < 8:
         return []
     padded_ex = [b.pad(2).scale(1 / factor, 1 / factor) for b in exclude]
-    parts = [p for p in _candidates(frame, opts) if not _excluded(p.box, padded_ex, opts.exclude_overlap)]
+    parts = [p for p in _candidates(frame, opts) if not excluded(p.box, padded_ex, opts.exclude_overlap)]
     gap = max(opts.merge_gap, int(round(opts.merge_gap * max(h, w) / 256)))
-    groups = _merge(parts, gap, opts.max_side_fraction * w, opts.max_side_fraction * h)
+    groups = merge_parts(parts, gap, opts.max_side_fraction * w, opts.max_side_fraction * h)
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
     diag = float(np.hypot(w, h))
     marks = []
@@ -426,14 +314,14 @@ def frame_marks(frame: np.ndarray, *, exclude: Sequence[BBox] = (), options: Mar
         box = members[0].box
         for p in members[1:]:
             box = box.union(p.box)
-        if _excluded(box, padded_ex, opts.exclude_overlap):
+        if excluded(box, padded_ex, opts.exclude_overlap):
             continue
         # A mark's confidence is its strongest part's; grouping only adds evidence.
         score = max(p.score for p in members)
         if score < opts.min_confidence:
             continue
         full_box = box.scale(factor, factor).clip(full_h, full_w)
-        marks.append(Mark(full_box, float(np.clip(score, 0.0, 1.0)), _descriptor(members, box, grey, diag)))
+        marks.append(Mark(full_box, float(np.clip(score, 0.0, 1.0)), descriptor(members, box, grey, diag)))
     marks.sort(key=lambda m: (-m.confidence, m.bbox.y0, m.bbox.x0))
     return marks[: opts.max_per_frame]
 
