@@ -1,6 +1,6 @@
 """Flow parameters (pydantic models shown as forms in the Prefect UI) and the task-runner choice.
 
-No ``from __future__ import annotations`` here: Prefect builds the deployments' parameter schemas
+No postponed annotations (PEP 563 future import) here: Prefect builds the deployments' parameter schemas
 from these annotations at run time, and postponed annotations break that for module-path entrypoints.
 """
 

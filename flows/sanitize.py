@@ -7,7 +7,7 @@ their inputs' content hashes plus the task source (not the run id), and retry wi
 after a crash therefore recomputes only the batches that had not finished; before a cached result is
 trusted the flow checks that the batch's output files still exist.
 
-No ``from __future__ import annotations``: it breaks pydantic parameters of served deployments.
+No postponed annotations (PEP 563 future import): it breaks pydantic parameters of served deployments.
 """
 
 import hashlib

@@ -4,7 +4,7 @@ Wiring over :func:`ufmclean.verify.run.run_verify`, :func:`ufmclean.verify.gradc
 and :func:`ufmclean.verify.report.write_report`, as ``ufmclean verify`` does. Training and Grad-CAM
 run in one task (the trained probes stay in that process); the task returns paths and counts only.
 
-No ``from __future__ import annotations``: it breaks pydantic parameters of served deployments.
+No postponed annotations (PEP 563 future import): it breaks pydantic parameters of served deployments.
 """
 
 import logging
