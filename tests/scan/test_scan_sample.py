@@ -138,3 +138,20 @@ def test_shared_fake_phi_found(shared_data: Path, tmp_path: Path) -> None:
         name = next(f for f in mine if fuzz.partial_ratio(expected[0], f["text"].upper()) >= 85 or
                     fuzz.partial_ratio(expected[1], f["text"].upper()) >= 85)
         assert name["action"] == "flag", name["reasons"]
+
+
+def test_worker_processes_give_the_same_tables(sample_data_dir: Path, tmp_path: Path) -> None:
+    """``workers=2`` (spawned processes, one engine each) writes what one process writes."""
+    import shutil
+
+    from ufmclean.pipeline.scan import ScanOptions, run_scan
+
+    inp = tmp_path / "in"
+    for rel in sorted(p.relative_to(sample_data_dir / "images") for p in (sample_data_dir / "images").rglob("*.png"))[:4]:
+        (inp / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sample_data_dir / "images" / rel, inp / rel)
+    options = ScanOptions(device="cpu", batch_size=2)
+    run_scan(inp, tmp_path / "one", options=options, workers=1)
+    run_scan(inp, tmp_path / "two", options=options, workers=2)
+    for table in ("images.parquet", "findings.parquet"):
+        assert pq.read_table(tmp_path / "one" / table).equals(pq.read_table(tmp_path / "two" / table)), table
