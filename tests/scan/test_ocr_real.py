@@ -75,3 +75,22 @@ def test_fast_engine_reads_a_patch_label_and_a_faint_letter_on_a_tissue_edge():
     for name, box in truth:
         assert covered_fraction(box, boxes) >= 0.5, name
     assert all(r.bbox.height <= 40 for r in regions)  # no frame-sized region over the tissue
+
+
+@pytest.mark.parametrize("strategy", ["fast", "full"])
+def test_text_filling_a_small_frame_or_crop_is_read(strategy: str) -> None:
+    """A line a third of the frame tall is still text: small frames, and the residual check's crops
+    (read with the full strategy, upscaled) must not lose it to the tall-box filter."""
+    import cv2
+
+    from ufmclean.ocr import get_engine
+
+    engine = get_engine("cpu", strategy=strategy)
+    frame = np.full((128, 256), 30, np.uint8)
+    cv2.putText(frame, "HELLO 123", (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 1, 255, 2)
+    assert any("HELLO" in r.text.upper() for r in engine.read(frame))
+    crop = np.full((40, 180), 30, np.uint8)
+    cv2.putText(crop, "JOHN DOE", (5, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)
+    reads = [r.text.upper() for r in engine.read(cv2.resize(crop, None, fx=3, fy=3))]
+    if strategy == "full":
+        assert any("JOHN" in t for t in reads), reads

@@ -8,6 +8,7 @@ candidate pass in :mod:`ufmclean.ocr.fast` and recognises every box on the full-
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -28,6 +29,10 @@ from ufmclean.ocr.fast import (
 from ufmclean.records import BBox
 
 log = logging.getLogger(__name__)
+# easyocr's recogniser builds a DataLoader with pin_memory=True on CPU and quantises its LSTM: both warn
+# on every call, which floods worker and Prefect logs with noise that says nothing about the data.
+warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true.*", category=UserWarning)
+warnings.filterwarnings("ignore", message=".*torch.quantize_per_tensor.*", category=UserWarning)
 
 Strategy = Literal["fast", "full"]
 DEVICES = ("auto", "cpu", "cuda")
@@ -83,6 +88,7 @@ class EasyOcrEngine:
         self.direct_max_height = 32
         # Detector boxes taller than this fraction of the frame's shorter side are not text lines.
         self.max_region_fraction = 0.25
+        self.min_dropped_height = 64  # pixels: never drop a box shorter than this
         self.candidates = candidates or CandidateSettings()
         # CRAFT thresholds a bit below easyocr's defaults (0.7 / 0.4 / 20): small and faint text
         # scores lower, and the recogniser's confidence filters what is not text.
@@ -104,8 +110,13 @@ class EasyOcrEngine:
         # CRAFT sometimes boxes half the frame over anatomy, and the recogniser then reads noise at
         # low confidence: burned-in text lines are never that tall (bigger marks are the marker
         # detector's job), and dropping them also saves recognising a large box.
-        tallest = self.max_region_fraction * min(grey.shape)
-        return self._recognize(grey, drop_duplicates([b for b in boxes if b.height <= tallest]), direct)
+        # Only for the fast strategy on whole frames: the full strategy also reads small crops (the
+        # residual check, tests), where the text fills the crop and must not be dropped; and on small
+        # frames a line may be a quarter of the frame, hence the floor.
+        if self.strategy == "fast":
+            tallest = max(self.max_region_fraction * min(grey.shape), self.min_dropped_height)
+            boxes = [b for b in boxes if b.height <= tallest]
+        return self._recognize(grey, drop_duplicates(boxes), direct)
 
     def detect_boxes(self, grey: np.ndarray) -> tuple[list[BBox], list[BBox]]:
         """``(detector boxes, direct boxes)`` of ``grey`` (uint8 ``(H, W)``) in its pixel coordinates.
