@@ -203,11 +203,26 @@ def test_engine_drops_frame_sized_detector_boxes_before_recognition():
     from ufmclean.ocr.easyocr_engine import EasyOcrEngine
 
     engine = object.__new__(EasyOcrEngine)  # no model load: the reader is scripted
-    engine.strategy, engine.min_confidence, engine.direct_min_confidence = "full", 0.1, 0.3
+    engine.strategy, engine.min_confidence, engine.direct_min_confidence = "fast", 0.1, 0.3
     engine.text_threshold, engine.low_text, engine.min_size = 0.6, 0.3, 6
-    engine.max_region_fraction, engine.candidates = 0.25, CandidateSettings()
+    engine.max_region_fraction, engine.min_dropped_height, engine.candidates = 0.25, 64, CandidateSettings()
     label, anatomy = BBox(230, 120, 250, 138), BBox(0, 0, 256, 180)
     engine._reader = _ScriptedReader([anatomy, label])
+    engine.detect_boxes = lambda grey: ([anatomy, label], [])  # what CRAFT returned on a whole frame
     regions = engine.read(np.zeros((256, 256), np.uint8))
     assert [r.bbox for r in regions] == [label]  # the label survives, the anatomy box is never read
     assert engine._reader.asked == [[230, 250, 120, 138]]
+
+
+def test_full_strategy_keeps_tall_boxes_for_crops():
+    """The residual check reads upscaled crops the text fills: the tall-box filter must not apply."""
+    from ufmclean.ocr.easyocr_engine import EasyOcrEngine
+
+    engine = object.__new__(EasyOcrEngine)
+    engine.strategy, engine.min_confidence, engine.direct_min_confidence = "full", 0.1, 0.3
+    engine.text_threshold, engine.low_text, engine.min_size = 0.6, 0.3, 6
+    engine.max_region_fraction, engine.min_dropped_height, engine.candidates = 0.25, 64, CandidateSettings()
+    filling = BBox(4, 10, 250, 110)
+    engine._reader = _ScriptedReader([filling])
+    regions = engine.read(np.zeros((120, 256), np.uint8))
+    assert [r.bbox for r in regions] == [filling]
