@@ -211,10 +211,14 @@ def make_id_batches(run_dir: str | Path, *, batch_size: int) -> list[list[str]]:
 def _merge(run: Path, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, dict], dict[str, dict]]:
     """Image and finding rows of the current batches' parts (``KeyError``-free when a part is missing)."""
     images = {r["image_id"]: r for r in _read_rows(run / "images.parquet")}
+    findings_by_image: dict[str, list[dict]] = {}
+    for r in _read_rows(run / "findings.parquet"):  # once, not once per batch
+        findings_by_image.setdefault(r["image_id"], []).append(r)
     img_rows: dict[str, dict] = {}
     fnd_rows: dict[str, dict] = {}
     for ids in make_id_batches(run, batch_size=options.batch_size):
-        key = _key_for(run, ids, images, policy, options)
+        batch_findings = [r for i in ids for r in findings_by_image.get(i, [])]
+        key = _key_for(run, ids, images, policy, options, batch_findings)
         part = run / ".work" / "sanitize" / f"{key}.parquet"
         if not part.is_file():
             raise UsageError(f"sanitize batch {key} has no result; run sanitize_batch for it before finalizing")
