@@ -90,8 +90,12 @@ def table(results: dict) -> list[tuple[str, str, str]]:
 
 
 def _verify_rows(d: dict) -> list[tuple[str, str, str]]:
-    out = [("verify", "Kermany canary experiment wall", f"{d['wall_seconds']:.0f} s")]
     seeds = {p["seed"] for p in d["probes"]}
+    train_s = [p["train_s_before"] for p in d["probes"]] + [p["train_s_after"] for p in d["probes"]]
+    out = [("verify", "Kermany canary experiment wall",
+            f"{d['wall_seconds']:.0f} s for {len(seeds)} seed(s) x k={d['args']['ks']} "
+            f"({d['args']['size']}², {d['args']['model']}, {d['args']['epochs']} epochs); "
+            f"one probe trains in {min(train_s):.0f}-{max(train_s):.0f} s on {d['probes'][0]['device']}")]
     for k in sorted({r["k"] for r in d["rows"]}):
         sel = [r for r in d["rows"] if r["k"] == k and r["test"] == "white/A"]
         before = sum(r["p_before"] < 0.05 for r in sel)
@@ -110,7 +114,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes everywhere (a smoke run)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["scan", "quality", "dask", "verify"])
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--verify-seeds", type=int, default=10,
+                    help="seeds of the Kermany experiment (each ~14 min on 2 CPU cores for k=1,5,25)")
+    ap.add_argument("--dask-n", type=int, default=500, help="images for the 1 vs 2 Dask workers part")
+    ap.add_argument("--table-from", type=Path, help="print the table of an earlier run's JSON (runs nothing)")
     args = ap.parse_args()
+    if args.table_from:
+        print_table(json.loads(args.table_from.read_text()))
+        return
+    saved = REPO / "bench" / "out" / "run_all.json"
     q = args.quick
     with tempfile.TemporaryDirectory(prefix="ufm-run-all-") as tmp:
         t = Path(tmp)
@@ -119,9 +131,9 @@ def main() -> None:
                      + (["--sizes", "512", "1024"] if q else []), t / "scan.json"),
             "quality": (["bench/quality.py", "--device", args.device, "--json", str(t / "quality.json")]
                         + (["--skip-shared"] if q else []), t / "quality.json"),
-            "dask": (["bench/flows_dask.py", "--n", "16" if q else "500", "--size", "128" if q else "256",
+            "dask": (["bench/flows_dask.py", "--n", "16" if q else str(args.dask_n), "--size", "128" if q else "256",
                       "--json", str(t / "dask.json")], t / "dask.json"),
-            "verify": (["bench/verify_kermany.py", "--ks", "1" if q else "1,5,25", "--seeds", "1" if q else "10",
+            "verify": (["bench/verify_kermany.py", "--ks", "1" if q else "1,5,25", "--seeds", "1" if q else str(args.verify_seeds),
                         "--device", args.device, "--out", str(t / "verify")], t / "verify" / "results.json"),
         }
         results = {}
@@ -130,11 +142,18 @@ def main() -> None:
                 continue
             print(f"running {name} ...", flush=True)
             results[name] = _run(name, argv, path)
-    width = max((len(m) for _, m, _ in table(results)), default=10)
+            saved.write_text(json.dumps(results, indent=1, default=str))  # after each part: a late failure keeps the rest
+    print_table(results)
+    print(f"\nfigures saved to {saved.relative_to(REPO)} (re-print with --table-from)")
+
+
+def print_table(results: dict) -> None:
+    """Print the one table of ``results`` (part name -> ``_run`` output)."""
+    rows = table(results)
+    width = max((len(m) for _, m, _ in rows), default=10)
     print(f"\n{'part':<8} {'metric':<{width}}  value")
-    for part, metric, value in table(results):
+    for part, metric, value in rows:
         print(f"{part:<8} {metric:<{width}}  {value}")
-    (REPO / "bench" / "out" / "run_all.json").write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":

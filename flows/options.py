@@ -9,6 +9,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ufmclean.pipeline.workers import threads_per_worker
+
 #: Environment variable naming the default task runner ("threads", "dask" or a scheduler address).
 RUNNER_ENV = "UFMCLEAN_TASK_RUNNER"
 #: Environment variable giving the default number of workers (threads or Dask worker processes).
@@ -84,7 +86,7 @@ def make_task_runner(kind: str, workers: int) -> Any:
 
     if kind == "dask":
         # Share the cores between worker processes instead of each torch using all of them.
-        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        threads = str(threads_per_worker(workers))
         return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                               cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
                                               "host": "127.0.0.1", "dashboard_address": None,

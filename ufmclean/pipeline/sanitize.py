@@ -28,6 +28,7 @@ from typing import Any
 from ufmclean.errors import UsageError
 from ufmclean.policy import Policy, decide, summarize_decisions
 from ufmclean.records import Finding
+from ufmclean.pipeline.workers import map_batches
 from ufmclean.redact.writeback import sanitize_image
 from ufmclean.tables import read_findings_table, row_to_finding, write_findings_table
 
@@ -335,21 +336,7 @@ def run_sanitize(
     scan_counts = scan_stage.run_scan(inp, run, options=scan_options, workers=workers,
                                       engine=engine if workers == 1 else None)
     batches = make_id_batches(run, batch_size=options.batch_size)
-    if workers == 1:
-        for ids in batches:
-            res = sanitize_batch(ids, input_dir=inp, run_dir=run, policy=policy, options=options, engine=engine)
-            if progress:
-                progress(res)
-    else:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(sanitize_batch, ids, input_dir=inp, run_dir=run, policy=policy, options=options)
-                       for ids in batches]
-            for fut in cf.as_completed(futures):
-                res = fut.result()
-                if progress:
-                    progress(res)
+    map_batches(sanitize_batch, batches, workers=workers, on_done=progress or (lambda _res: None), input_dir=inp,
+                run_dir=run, policy=policy, options=options, **({"engine": engine} if workers == 1 else {}))
     return {"scan": scan_counts, "sanitize": finalize_sanitize(run, policy=policy, options=options),
             "n_batches": len(batches)}

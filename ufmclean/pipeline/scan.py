@@ -22,6 +22,7 @@ from typing import Any
 from ufmclean.errors import UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.pipeline.scan_parts import ImageScan, read_part, write_part
+from ufmclean.pipeline.workers import map_batches
 from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
 from ufmclean.records import Finding, ImageRecord
 
@@ -248,13 +249,6 @@ def check_run_dirs(input_dir: str | Path, run_dir: str | Path) -> tuple[Path, Pa
     return src, run
 
 
-def _worker_init(threads: int) -> None:
-    """Per worker process: share the cores instead of every worker using all of them."""
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 def run_scan(
     input_dir: str | Path,
     run_dir: str | Path,
@@ -317,20 +311,8 @@ def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOp
         if progress is not None:
             progress({**res, "n_total_batches": len(batches), "n_total_images": n_images})
 
-    if workers == 1 or len(batches) <= 1:
-        for batch in batches:
-            done(scan_batch(batch, run_dir=run, options=options, engine=engine))
-        return results
-    import concurrent.futures as cf
-    import multiprocessing as mp
-    import os
-
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                initializer=_worker_init, initargs=(threads,)) as pool:
-        futures = [pool.submit(scan_batch, b, run_dir=run, options=options) for b in batches]
-        for fut in cf.as_completed(futures):
-            done(fut.result())
+    map_batches(scan_batch, batches, workers=workers, on_done=done, run_dir=run, options=options,
+                **({"engine": engine} if workers == 1 else {}))
     return results
 
 

@@ -1,0 +1,49 @@
+"""Run batch jobs in-process or in spawned worker processes that share the machine's cores."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+B = TypeVar("B")
+R = TypeVar("R")
+
+
+def threads_per_worker(workers: int, *, cpu_count: int | None = None) -> int:
+    """Torch CPU threads for each of ``workers`` processes: the cores split evenly, at least 1."""
+    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))
+
+
+def _init_worker(threads: int) -> None:
+    """Per worker process: share the cores instead of every worker using all of them."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_done: Callable[[R], None],
+                **kwargs: Any) -> None:
+    """Call ``fn(batch, **kwargs)`` for every batch and ``on_done(result)`` as each finishes.
+
+    With ``workers == 1`` (or a single batch) the calls run here, in order. Otherwise they run in a pool
+    of ``workers`` spawned processes (spawn, not fork: torch and easyocr hold threads and locks that a
+    forked child would inherit half-taken), each limited to :func:`threads_per_worker` torch threads, and
+    finish in any order. ``fn`` and ``kwargs`` must then be picklable; a worker's exception is re-raised
+    here. Each worker process loads what ``fn`` caches (e.g. one OCR engine) once, not once per batch.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers == 1 or len(batches) <= 1:
+        for batch in batches:
+            on_done(fn(batch, **kwargs))
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                initializer=_init_worker, initargs=(threads_per_worker(workers),)) as pool:
+        futures = [pool.submit(fn, batch, **kwargs) for batch in batches]
+        for fut in cf.as_completed(futures):
+            on_done(fut.result())
