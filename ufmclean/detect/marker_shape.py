@@ -23,7 +23,7 @@ _NU_SCALE = np.array([4.0, 8.0, 4.0, 20.0, 20.0, 20.0, 20.0])
 # unit-norm descriptors of one marker spread to ~0.45, so the vector is shortened to put that spread
 # inside 0.25 while a sticker and an "R" stay far apart (bench/markers.py prints both).
 DESCRIPTOR_NORM = 0.55
-_RING_IN, _RING_OUT = 2, 4  # ring around a component used as its "surroundings" (pixels)
+RING_IN, RING_OUT = 2, 4  # ring around a component used as its "surroundings" (pixels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +42,12 @@ def square_kernel(radius: int) -> np.ndarray:
 
 
 def ring_mask(mask: np.ndarray) -> np.ndarray:
-    """Bool ring ``_RING_IN``..``_RING_OUT`` px outside ``mask`` (uint8 0/1)."""
-    return cv2.dilate(mask, square_kernel(_RING_OUT)).astype(bool) & ~cv2.dilate(mask, square_kernel(_RING_IN - 1)).astype(bool)
+    """Bool ring ``RING_IN``..``RING_OUT`` px outside ``mask`` (uint8 0/1)."""
+    return cv2.dilate(mask, square_kernel(RING_OUT)).astype(bool) & ~cv2.dilate(mask, square_kernel(RING_IN - 1)).astype(bool)
 
 
 _DIRECTIONS = ((0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1))
-_SIDE_SHIFT = 3  # pixels; must stay below _RING_OUT so the shifted mask stays inside the padded box
+_SIDE_SHIFT = 3  # pixels; must stay below RING_OUT so the shifted mask stays inside the padded box
 
 
 def weakest_side(mask: np.ndarray, values: np.ndarray, level: float, polarity: float | None) -> float:
@@ -114,7 +114,7 @@ def descriptor(members: list[Part], box: BBox, grey: np.ndarray, frame_diag: flo
         mask[p.box.translate(-box.x0, -box.y0).slices] |= p.mask
         cls_area[p.cls] += p.mask.sum()
     h, w = grey.shape
-    outer = box.pad(_RING_OUT, height=h, width=w)
+    outer = box.pad(RING_OUT, height=h, width=w)
     crop = grey[outer.slices].astype(np.float32)
     inner = box.translate(-outer.x0, -outer.y0)
     full = np.zeros(crop.shape, np.uint8)

@@ -28,7 +28,7 @@ from ufmclean.detect.marker_shape import (  # noqa: F401 - DESCRIPTOR_* and PATC
     DESCRIPTOR_SIZE,
     PATCH_SIDE,
     Part,
-    _RING_OUT,
+    RING_OUT,
     descriptor,
     excluded,
     merge_parts,
@@ -113,7 +113,7 @@ def _evaluate(
     """Score one component or reject it.
 
     ``mask`` (uint8 0/1, ``outer``-sized) marks the component inside ``outer``, its box padded by
-    ``_RING_OUT`` (clipped to the frame) so the ring around it is visible.
+    ``RING_OUT`` (clipped to the frame) so the ring around it is visible.
     """
     if cls == _FLAT:
         mask = cv2.dilate(mask, square_kernel(1))  # the flat seed is the plateau's 3x3 interior
@@ -201,8 +201,8 @@ def _components(
         # Touching the frame edge: black borders, collimator blades, cropped anatomy, not burned-in marks.
         if x == 0 or y == 0 or x + bw == w or y + bh == h:
             continue
-        x0, y0 = max(x - _RING_OUT, 0), max(y - _RING_OUT, 0)
-        x1, y1 = min(x + bw + _RING_OUT, w), min(y + bh + _RING_OUT, h)
+        x0, y0 = max(x - RING_OUT, 0), max(y - RING_OUT, 0)
+        x1, y1 = min(x + bw + RING_OUT, w), min(y + bh + RING_OUT, h)
         px, py = (int(v) for v in contour[0, 0])
         if not _plausible(values_all[y0:y1, x0:x1], int(values_all[py, px]), cls, opts):
             continue
