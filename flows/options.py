@@ -46,6 +46,9 @@ class VerifySettings(BaseModel):
     model: Literal["cnn", "resnet18"] = "cnn"
     device: Device = "auto"
     epochs: int = Field(10, ge=1, le=1000)
+    lr: float = Field(1e-3, gt=0.0, le=1.0, description="Peak learning rate (Adam).")
+    schedule: Literal["onecycle", "constant"] = "onecycle"
+    width: int = Field(16, ge=1, le=256, description="Channels of the small CNN's first layer.")
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Significance threshold.")
     max_features: int = Field(50, ge=0, le=100000, description="Score at most this many removed findings.")
     gradcam_images: int = Field(4, ge=0, le=64, description="Evaluation images per Grad-CAM strip (0: none).")

@@ -86,12 +86,14 @@ def test_verify_cli_end_to_end(tmp_path, tiny_dataset):
         "text": ["SECRET NAME", "KEEP"], "action": ["inpaint", "keep"]}), run / "findings.parquet")
     out = tmp_path / "verify"
     rc = main(["verify", "--original", str(orig), "--sanitized", str(run), "--out", str(out), "--seeds", "2",
-               "--size", "16", "--epochs", "2", "--device", "cpu", "--gradcam-images", "2"])
+               "--size", "16", "--epochs", "2", "--device", "cpu", "--gradcam-images", "2",
+               "--schedule", "constant", "--lr", "0.002", "--width", "4"])
     assert rc == 0
     raw = (out / "verify.json").read_text()
     assert "SECRET" not in raw and "XQ" not in raw
     doc = json.loads(raw)
     assert doc["settings"]["n_held_back"] == 1 and doc["settings"]["canary"] is True
+    assert (doc["settings"]["schedule"], doc["settings"]["lr"], doc["settings"]["width"]) == ("constant", 0.002, 4)
     assert set(doc["probe"]) == {"before", "after"} and doc["probe"]["before"]["device"] == "cpu"
     fids = {r["feature_id"] for r in doc["features"]}
     assert fids == {"f1", "canary"}
@@ -109,6 +111,21 @@ def test_verify_cli_end_to_end(tmp_path, tiny_dataset):
 
 def test_verify_cli_usage_error_exit_code(tmp_path):
     rc = main(["verify", "--original", str(tmp_path / "nope"), "--sanitized", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert rc == 2
+
+
+def test_verify_options_check_the_recipe():
+    from ufmclean.verify.run import VerifyOptions
+
+    assert VerifyOptions().schedule == "onecycle"
+    for bad in ({"schedule": "cyclic"}, {"lr": 0.0}, {"width": 0}):
+        with pytest.raises(UsageError):
+            VerifyOptions(**bad)
+
+
+def test_verify_cli_rejects_unknown_schedule(tmp_path):
+    rc = main(["verify", "--original", str(tmp_path), "--sanitized", str(tmp_path), "--out", str(tmp_path / "o"),
+               "--schedule", "cyclic"])
     assert rc == 2
 
 

@@ -43,6 +43,9 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option("cnn", "--model", help="cnn | resnet18"),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
         epochs: int = typer.Option(10, "--epochs", help="Training epochs."),
+        lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (Adam)."),
+        schedule: str = typer.Option("onecycle", "--schedule", help="onecycle (warm-up, cosine decay) | constant"),
+        width: int = typer.Option(16, "--width", help="Channels of the small CNN's first layer."),
         ood: Optional[Path] = typer.Option(None, "--ood", help="Out-of-distribution images for the black-box setting "
                                            "(default: held-out images flipped upside down)."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold."),
@@ -56,6 +59,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             opts = VerifyOptions(seeds=seeds, size=size, model=model, device=device, epochs=epochs, alpha=alpha,
+                                 lr=lr, schedule=schedule, width=width,
                                  labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
                                  max_features=max_features, gradcam_images=gradcam)
             doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))

@@ -25,7 +25,7 @@ from ufmclean.verify import data as vdata
 from ufmclean.verify.canary import read_canary
 from ufmclean.verify.features import Feature, canary_feature, finding_feature, removed_findings
 from ufmclean.verify.mscore import score_feature
-from ufmclean.verify.train import TrainConfig, accuracy_auroc, predict_proba, train_probe
+from ufmclean.verify.train import SCHEDULES, TrainConfig, accuracy_auroc, predict_proba, train_probe
 
 log = logging.getLogger(__name__)
 SETTINGS = ("white", "grey", "black")
@@ -42,6 +42,7 @@ class VerifyOptions:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
+    schedule: str = "onecycle"
     width: int = 16
     alpha: float = 0.05
     split_seed: int = 0
@@ -59,6 +60,10 @@ class VerifyOptions:
             raise UsageError(f"--size must be between 16 and 512, got {self.size}")
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not self.lr > 0 or self.width < 1:
+            raise UsageError(f"--lr must be > 0 and --width >= 1, got {self.lr} and {self.width}")
 
 
 def _clean_root(sanitized: Path) -> Path:
@@ -131,7 +136,7 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
     feats, finfo = collect_features(original, sanitized, size=options.size, classes=classes,
                                     label_of={it.relpath: it.label for it in items}, max_features=options.max_features)
     cfg = TrainConfig(model=options.model, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-                      device=options.device, width=options.width)
+                      device=options.device, width=options.width, schedule=options.schedule)
     probe_rows: dict[str, list[dict]] = {"before": [], "after": []}
     rows: list[dict] = []
     artefacts: dict = {"probes": {}, "eval_images": ev.images, "eval_labels": ev.labels, "features": feats}
