@@ -9,9 +9,11 @@ this script reads:
 - ``bench/quality.py``: recall, precision, residual leak (re-OCR of ground-truth boxes after sanitising),
   common items kept on sample_data; known fake PHI legible before/after on ../shared/data;
 - ``bench/flows_dask.py``: the sanitize flow on 1 vs 2 Dask workers;
-- ``bench/verify_kermany.py``: the canary memorisation experiment at 64² (wall time, seeds significant).
-Peak RSS per part is that child process's ``ru_maxrss`` (``os.wait4``; the dask part's workers are
-grandchildren and not counted). ``--quick`` shrinks every part (a smoke run).
+- ``bench/verify_kermany.py``: the canary memorisation experiment at 64² (wall time, seeds significant);
+- ``bench/rss.py``: peak RSS of one ``ufmclean sanitize`` worker process at 512², 1024², 2048².
+Peak RSS per part is that child process's ``ru_maxrss`` (``os.wait4``: the largest of the process and
+its waited-for children); for scan and quality it includes the comparison readers (raw full-frame
+easyocr on up to 2048², the 3x-upscaled legibility reader), so the product's own figure is the rss part. ``--quick`` shrinks every part (a smoke run).
 Prints figures; asserts nothing.
 """
 
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+PARTS = ["scan", "quality", "dask", "verify", "rss"]
 PY = sys.executable
 
 
@@ -86,6 +89,10 @@ def table(results: dict) -> list[tuple[str, str, str]]:
                          + f"; speed-up {d['speedup']}x"))
         elif name == "verify":
             rows += _verify_rows(d)
+        elif name == "rss":
+            rows += [(name, f"sanitize {r['size']}², {r['workers']} worker(s)",
+                      f"peak RSS {r['peak_rss_mb']} MB per process ({r['images']} images, {r['wall_s']} s, exit {r['rc']})")
+                     for r in d["rows"]]
     return rows
 
 
@@ -112,12 +119,14 @@ def main() -> None:
     """Run the parts and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes everywhere (a smoke run)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["scan", "quality", "dask", "verify"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=PARTS)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--verify-seeds", type=int, default=10,
                     help="seeds of the Kermany experiment (each ~14 min on 2 CPU cores for k=1,5,25)")
     ap.add_argument("--dask-n", type=int, default=500, help="images for the 1 vs 2 Dask workers part")
     ap.add_argument("--table-from", type=Path, help="print the table of an earlier run's JSON (runs nothing)")
+    ap.add_argument("--add-to-saved", action="store_true",
+                    help="start from bench/out/run_all.json and (re)run only the parts not skipped")
     args = ap.parse_args()
     if args.table_from:
         print_table(json.loads(args.table_from.read_text()))
@@ -133,10 +142,12 @@ def main() -> None:
                         + (["--skip-shared"] if q else []), t / "quality.json"),
             "dask": (["bench/flows_dask.py", "--n", "16" if q else str(args.dask_n), "--size", "128" if q else "256",
                       "--json", str(t / "dask.json")], t / "dask.json"),
+            "rss": (["bench/rss.py", "--n", "1" if q else "2", "--json", str(t / "rss.json")]
+                    + (["--sizes", "512"] if q else []), t / "rss.json"),
             "verify": (["bench/verify_kermany.py", "--ks", "1" if q else "1,5,25", "--seeds", "1" if q else str(args.verify_seeds),
                         "--device", args.device, "--out", str(t / "verify")], t / "verify" / "results.json"),
         }
-        results = {}
+        results = json.loads(saved.read_text()) if args.add_to_saved and saved.is_file() else {}
         for name, (argv, path) in parts.items():
             if name in args.skip:
                 continue
