@@ -32,7 +32,8 @@ PY
 _ufm_wait() {  # _ufm_wait SECONDS PID DESCRIPTION COMMAND...: poll COMMAND every 0.5 s while PID lives
     local secs=$1 pid=$2 what=$3
     local deadline=$((SECONDS + secs))
-    shift 3
+    shift 3 || return 2
+    (($# > 0)) || { echo "_ufm_wait: no command to poll" >&2; return 2; }  # an empty command would "succeed" at once
     until "$@" >/dev/null 2>&1; do
         if ! kill -0 "$pid" 2>/dev/null; then echo "error: $what exited; see $PREFECT_HOME/*.log" >&2; return 1; fi
         if ((SECONDS >= deadline)); then echo "error: $what not ready after $secs s" >&2; return 1; fi
@@ -70,7 +71,7 @@ ufm_serve_start() {
     echo "Prefect server up at ${PREFECT_API_URL%/api} (pid $UFM_SERVER_PID, $((SECONDS - t0)) s)"
     "$UFM_VENV/bin/python" -m flows.serve >"$PREFECT_HOME/serve.log" 2>&1 &
     UFM_SERVE_PID=$!
-    _ufm_wait 120 "the serve process" _ufm_deployments_ready || return 1
+    _ufm_wait 120 "$UFM_SERVE_PID" "the serve process" _ufm_deployments_ready || return 1
     echo "serving sanitize/local and verify/local (pid $UFM_SERVE_PID, $((SECONDS - t0)) s)"
 }
 
