@@ -13,7 +13,8 @@ this script reads:
 - ``bench/rss.py``: peak RSS of one ``ufmclean sanitize`` worker process at 512², 1024², 2048².
 Peak RSS per part is that child process's ``ru_maxrss`` (``os.wait4``: the largest of the process and
 its waited-for children); for scan and quality it includes the comparison readers (raw full-frame
-easyocr on up to 2048², the 3x-upscaled legibility reader), so the product's own figure is the rss part. ``--quick`` shrinks every part (a smoke run).
+easyocr on up to 2048², the 3x-upscaled legibility reader), so the product's own figure is the rss part.
+``--quick`` shrinks every part (a smoke run).
 Prints figures; asserts nothing.
 """
 
@@ -122,7 +123,7 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], choices=PARTS)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--verify-seeds", type=int, default=10,
-                    help="seeds of the Kermany experiment (each ~14 min on 2 CPU cores for k=1,5,25)")
+                    help="seeds of the Kermany experiment (each ~2-4 min on 2 CPU cores for k=1,5,25)")
     ap.add_argument("--dask-n", type=int, default=500, help="images for the 1 vs 2 Dask workers part")
     ap.add_argument("--table-from", type=Path, help="print the table of an earlier run's JSON (runs nothing)")
     ap.add_argument("--add-to-saved", action="store_true",

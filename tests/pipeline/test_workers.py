@@ -56,3 +56,12 @@ def test_worker_error_is_raised_and_workers_validated():
         map_batches(fails, [[1], [2]], workers=2, on_done=lambda _r: None)
     with pytest.raises(ValueError, match="workers"):
         map_batches(square_sum, [[1]], workers=0, on_done=lambda _r: None)
+
+
+def test_local_kwargs_only_reach_in_process_calls():
+    out = []
+    map_batches(square_sum, [[1], [2]], workers=1, on_done=out.append, local_kwargs={"offset": 10})
+    assert [v for v, _ in out] == [11, 14]
+    out.clear()
+    map_batches(square_sum, [[1], [2]], workers=2, on_done=out.append, local_kwargs={"offset": 10})
+    assert sorted(v for v, _ in out) == [1, 4]

@@ -337,6 +337,6 @@ def run_sanitize(
                                       engine=engine if workers == 1 else None)
     batches = make_id_batches(run, batch_size=options.batch_size)
     map_batches(sanitize_batch, batches, workers=workers, on_done=progress or (lambda _res: None), input_dir=inp,
-                run_dir=run, policy=policy, options=options, **({"engine": engine} if workers == 1 else {}))
+                run_dir=run, policy=policy, options=options, local_kwargs={"engine": engine})
     return {"scan": scan_counts, "sanitize": finalize_sanitize(run, policy=policy, options=options),
             "n_batches": len(batches)}

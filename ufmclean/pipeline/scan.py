@@ -312,7 +312,7 @@ def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOp
             progress({**res, "n_total_batches": len(batches), "n_total_images": n_images})
 
     map_batches(scan_batch, batches, workers=workers, on_done=done, run_dir=run, options=options,
-                **({"engine": engine} if workers == 1 else {}))
+                local_kwargs={"engine": engine})
     return results
 
 
