@@ -16,16 +16,14 @@ import numpy as np
 from ufmclean.ocr.base import TextRegion, check_image
 from ufmclean.ocr.fast import (
     CandidateSettings,
-    Crop,
-    boxes_from_mosaic,
     drop_duplicates,
     fragment_letters,
     label_patches,
-    pack_mosaic,
     plan_crops,
     text_lines,
     uncovered,
 )
+from ufmclean.ocr.mosaic import Crop, boxes_from_mosaic, pack_mosaic
 from ufmclean.records import BBox
 
 log = logging.getLogger(__name__)
@@ -134,7 +132,7 @@ class EasyOcrEngine:
             return self._detect(grey), []
         if not crops:
             return [], []
-        canvas, placements = pack_mosaic(grey, crops, settings=self.candidates)
+        canvas, placements = pack_mosaic(grey, crops, canvas_width=self.candidates.canvas_width, gap=self.candidates.gap)
         whole = Crop(BBox(0, 0, w, h), max(c.scale for c in crops))
         if canvas.size >= whole.out_shape[0] * whole.out_shape[1]:
             # Small or text-heavy frame: the mosaic would cost more than the (resized) frame itself.

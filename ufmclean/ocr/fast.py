@@ -8,9 +8,9 @@ text covers a few percent of a medical image. So:
 2. :func:`text_lines` — glyph-sized components of the ink, linked left-right into line boxes.
 3. :func:`plan_crops` — each line padded into a :class:`Crop`, resized so its text is about
    ``target_height`` px (small text is upscaled, which is what makes 9-10 px text detectable).
-4. :func:`pack_mosaic` — all crops shelf-packed into one canvas, contrast-stretched each, so CRAFT
+4. :func:`~ufmclean.ocr.mosaic.pack_mosaic` — all crops shelf-packed into one canvas, contrast-stretched each, so CRAFT
    runs once on a few hundred thousand pixels instead of the whole frame.
-5. :func:`boxes_from_mosaic` — detected boxes split by the crops they touch and mapped back to
+5. :func:`~ufmclean.ocr.mosaic.boxes_from_mosaic` — detected boxes split by the crops they touch and mapped back to
    original pixel coordinates.
 
 Two more candidate sources feed the recogniser directly where CRAFT found nothing:
@@ -27,28 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ufmclean.ocr.mosaic import Crop
 from ufmclean.records import BBox
-
-
-@dataclass(frozen=True, slots=True)
-class Crop:
-    """A region of the original frame given to the detector, resized by ``scale``.
-
-    A box ``b`` found in the resized crop maps back with ``b.scale(1/scale, 1/scale).translate(x0, y0)``.
-    """
-
-    box: BBox
-    scale: float = 1.0
-
-    def to_original(self, box: BBox) -> BBox:
-        """Map ``box`` from crop coordinates back to original frame coordinates (clipped to the crop)."""
-        inv = 1.0 / self.scale
-        return box.scale(inv, inv).translate(self.box.x0, self.box.y0).clip(self.box.y1, self.box.x1)
-
-    @property
-    def out_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of the crop after resizing."""
-        return max(1, round(self.box.height * self.scale)), max(1, round(self.box.width * self.scale))
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,84 +262,6 @@ def plan_crops(
         scale = float(np.clip(s.target_height / max(ln.height, 1), s.min_scale, s.max_upscale))
         crops.append(Crop(box, scale))
     return crops
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a :class:`Crop` sits in a mosaic: its resized pixels start at ``(x, y)``."""
-
-    crop: Crop
-    x: int
-    y: int
-
-    @property
-    def rect(self) -> BBox:
-        """The crop's rectangle in mosaic coordinates."""
-        ch, cw = self.crop.out_shape
-        return BBox(self.x, self.y, self.x + cw, self.y + ch)
-
-
-def pack_mosaic(
-    grey: np.ndarray, crops: list[Crop], *, settings: CandidateSettings | None = None
-) -> tuple[np.ndarray, list[Placement]]:
-    """Shelf-pack the resized ``crops`` of ``grey`` into one uint8 ``(Hm, Wm)`` canvas.
-
-    Each crop is min-max stretched on its own (low-contrast text becomes full-contrast for the
-    detector) and separated from its neighbours by ``gap`` px of black. Crops wider than the
-    canvas are shrunk to fit. Returns the canvas and where each crop went.
-    """
-    import cv2
-
-    s = settings or CandidateSettings()
-    limit = s.canvas_width - 2 * s.gap
-    fitted = []
-    for c in crops:
-        ch, cw = c.out_shape
-        if cw > limit:
-            c = Crop(c.box, c.scale * limit / cw)
-        fitted.append(c)
-    order = sorted(range(len(fitted)), key=lambda i: -fitted[i].out_shape[0])
-    placements: list[Placement | None] = [None] * len(fitted)
-    x = y = shelf = s.gap
-    row_h = 0
-    width_used = 0
-    for i in order:
-        ch, cw = fitted[i].out_shape
-        if x + cw + s.gap > s.canvas_width:
-            x, shelf, row_h = s.gap, shelf + row_h + s.gap, 0
-        placements[i] = Placement(fitted[i], x, shelf)
-        x += cw + s.gap
-        row_h = max(row_h, ch)
-        width_used = max(width_used, x)
-    y = shelf + row_h + s.gap
-    canvas = np.zeros((max(y, 32), max(width_used, 32)), np.uint8)
-    for p in placements:
-        assert p is not None
-        patch = grey[p.crop.box.slices]
-        ch, cw = p.crop.out_shape
-        if (ch, cw) != patch.shape:
-            interp = cv2.INTER_CUBIC if p.crop.scale > 1 else cv2.INTER_AREA
-            patch = cv2.resize(patch, (cw, ch), interpolation=interp)
-        canvas[p.y : p.y + ch, p.x : p.x + cw] = cv2.normalize(patch, None, 0, 255, cv2.NORM_MINMAX)
-    return canvas, [p for p in placements if p is not None]
-
-
-def boxes_from_mosaic(boxes: list[BBox], placements: list[Placement], *, height: int, width: int) -> list[BBox]:
-    """Map detector ``boxes`` (mosaic coordinates) back to the original ``height`` x ``width`` frame.
-
-    A box touching several crops is split: each part inside a crop maps back through that crop.
-    """
-    out = []
-    for b in boxes:
-        for p in placements:
-            r = p.rect
-            if r.intersection(b) == 0:
-                continue
-            part = BBox(max(b.x0, r.x0), max(b.y0, r.y0), min(b.x1, r.x1), min(b.y1, r.y1))
-            mapped = p.crop.to_original(part.translate(-p.x, -p.y)).clip(height, width)
-            if mapped.area > 0:
-                out.append(mapped)
-    return out
 
 
 def uncovered(
