@@ -15,7 +15,7 @@ from ufmclean.ocr.fast import (
     text_lines,
     uncovered,
 )
-from ufmclean.ocr.mosaic import Crop, Placement, boxes_from_mosaic, pack_mosaic, shelf_pack
+from ufmclean.ocr.mosaic import Crop, Placement, boxes_from_mosaic, pack_mosaic
 from ufmclean.ocr.recall import covered_fraction, is_found, recall
 from ufmclean.records import BBox
 
@@ -146,41 +146,6 @@ def test_mosaic_packs_several_crops_without_overlap():
     assert all(a.intersection(b) == 0 for i, a in enumerate(rects) for b in rects[i + 1 :])
     # the 200-px-wide crop at scale 2 would not fit a 256-px canvas: it was shrunk
     assert all(p.crop.out_shape[1] <= 256 - 2 * 12 for p in placements)
-
-
-def test_shelf_pack_fills_earlier_shelves_first_and_keeps_gaps():
-    sizes = [(40, 100), (20, 150), (30, 100), (10, 40)]
-    pos, (height, width) = shelf_pack(sizes, width=300, gap=10)
-    rects = [BBox(x, y, x + w, y + h) for (x, y), (h, w) in zip(pos, sizes)]
-    # tallest first on shelf 1 (40 + 30 tall ones fit: 10+100+10+100+10 = 230 <= 300), then the 150-wide
-    # one opens shelf 2, and the small one goes back to shelf 1 (230 + 40 + 10 = 280 <= 300)
-    assert pos[0] == (10, 10) and pos[2] == (120, 10) and pos[3] == (230, 10) and pos[1] == (10, 60)
-    assert (height, width) == (90, 280)
-    grown = [r.pad(5, height=10_000, width=10_000) for r in rects]  # 5 px each side = the 10-px gap
-    assert all(a.intersection(b) == 0 for i, a in enumerate(grown) for b in grown[i + 1 :])
-    assert shelf_pack([], width=100, gap=4) == ([], (0, 0))
-    # odd sizes and gap: every crop still starts at even coordinates (CRAFT's half-resolution grid)
-    odd, _ = shelf_pack([(13, 31), (11, 17), (9, 45), (7, 33)], width=90, gap=3)
-    assert all(x % 2 == 0 and y % 2 == 0 for x, y in odd)
-
-
-def test_mosaic_width_is_chosen_for_least_area():
-    """Many short crops: the packer picks a canvas no bigger than one fixed 1024-px-wide layout would be."""
-    img = np.random.default_rng(1).integers(0, 255, (1024, 1024), dtype=np.uint8)
-    rng = np.random.default_rng(2)
-    crops = [Crop(BBox(int(x), int(y), int(x) + int(w), int(y) + 20), 1.0)
-             for x, y, w in zip(rng.integers(0, 700, 30), rng.integers(0, 1000, 30), rng.integers(20, 300, 30))]
-    canvas, placements = pack_mosaic(img, crops, canvas_width=1024, gap=12)
-    _, (fixed_h, fixed_w) = shelf_pack([c.out_shape for c in crops], width=1024, gap=12)
-    assert canvas.size <= fixed_h * fixed_w and canvas.shape[1] <= 1024
-    rects = [p.rect for p in placements]
-    assert all(a.intersection(b) == 0 for i, a in enumerate(rects) for b in rects[i + 1 :])
-    import cv2
-
-    for p in placements:  # every crop's (stretched) pixels are in the canvas where its placement says
-        assert p.rect.x1 <= canvas.shape[1] and p.rect.y1 <= canvas.shape[0]
-        want = cv2.normalize(img[p.crop.box.slices], None, 0, 255, cv2.NORM_MINMAX)
-        assert np.array_equal(canvas[p.rect.slices], want)
 
 
 def test_label_patch_found_next_to_bright_tissue_and_plain_blobs_ignored():
