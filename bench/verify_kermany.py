@@ -30,21 +30,32 @@ Why the defaults (measured, 64², small CNN; see the commit messages for the num
 Prints a table (seeds significant before/after, mean M, accuracy) and the wall time; writes
 bench/out/verify_kermany/results.json (rewritten after every seed, with a partial table printed).
 
-Measured with these defaults (2 shared CPU cores, ~14 min per seed: 1 after- + 3 before-probes of
-50-150 s each, plus scoring; stopped after 3 of 10 seeds, wall 2440 s). Seeds significant before -> after:
+Measured with these defaults, 10 seeds (2 CPU cores, 2,099 s wall; one probe trains in 6-10 s):
 
-    k   white/A  grey/A  black/A  white/B  grey/B  black/B  calibrated  acc before/after  mean white/A M
-    1   0->0/3   2->3/3  3->3/3   3->3/3   0->0/3  0->0/3   0->0/3      0.798 / 0.796     -0.031 -> -0.046
-    5   1->0/3   3->3/3  3->3/3   1->3/3   0->0/3  0->0/3   0->0/3      0.799 / 0.796     -0.010 -> -0.046
-    25  3->0/3   3->3/3  3->3/3   0->3/3   0->0/3  0->0/3   0->0/3      0.809 / 0.796     +0.021 -> -0.046
+    k   white/A before -> after   control-calibrated   acc before / after
+    1   1 -> 1 of 10              0 -> 0               0.792 / 0.793
+    5   3 -> 1 of 10              0 -> 0               0.791 / 0.793
+    25  9 -> 1 of 10              0 -> 0               0.797 / 0.793
 
-White-box family A separates before from after at k = 25 (3/3 -> 0/3, M +0.011..+0.026, p < 1e-12),
-not at k = 1. The 39 control strings move exactly as much as the canary (k = 25: controls +0.0115,
-+0.0245, +0.0263 against the canary's +0.0112, +0.0240, +0.0262): what the probe learned from 25 stamped
-pneumonia images is "text at this place -> pneumonia", not the name (at 64² the 16-px text is 4-5 px high).
-Grey/black-box always pick the class the text pushes towards (class 0 after, class 1 before at k = 25),
-so they are significant on every probe; white/B's random Bernoulli patch pushes towards "normal" harder
-than text does, so log q(1) - log s(1) > 0 on after-probes (3/3).
+Why not k = 1 (3 seeds each unless said; "rank" = controls with M >= the canary's, of 39):
+- Every probe answers *any* sharp pasted feature at this place with a shift towards "normal": the
+  controls' white/A M_1 is -0.02..-0.13 on before- and after-probes alike. Pneumonia is diffuse
+  opacity, normal lungs have sharp high-contrast edges. It is not only the "R" markers: on a copy of
+  the subset with every finding inpainted (`ufmclean sanitize --rare-max-images 1000000`, 1,014 of
+  1,224 images written), the controls' M_1 is -0.02..-0.13 again. A one-copy effect of the size
+  Hartley et al. report (M 0.007-0.015) cannot lift M above 0, and the one-sided test needs M > 0.
+- Nor is there a canary-specific effect at k = 1 to calibrate out: the canary ranks among the
+  controls as chance would have it: text on the all-inpainted copy 27, 26, 25; 3x3 checker 33, 23,
+  10 (original) and 28, 27, 9 (inpainted); 1 seed each of 40 epochs: 19, width 16 with 300 training
+  images and 40 epochs: 13, one bigger glyph ("A", 12% of the height): 36. At 128² (2 seeds) the
+  canary's M is more negative still. Width 32, 30 epochs (checker, 200-240 s per probe): the
+  generic response shrinks to -0.006..+0.004 and white/A turns significant on before- and
+  after-probes alike (2 -> 2 of 3); ranks 10, 31, 23.
+- What the probe does memorise: at k = 25 white/A is 3/3 -> 0/3 for every canary, and a non-text
+  canary (``--patch checker``) is memorised *as itself*: ranks 0, 1, 0 (original) and 0, 2, 0 (all
+  findings inpainted), and the label-free family-B grey/black tests see it too (2-3/3 -> 0/3). The
+  text canary never is (ranks ~20-24 at k = 25): at 64² its glyphs are 4-5 px high, and the controls,
+  random capitals in the same font and box, look the same to the probe.
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,11 +106,33 @@ def make_subset(src: Path, dst: Path, *, train_n: int, seed: int) -> Path:
     return dst
 
 
+def cell_px(args: argparse.Namespace) -> int:
+    """Cell size (px at the dataset's 224² reference) of a ``--cells`` grid ``--height`` high."""
+    return max(1, int(round(args.height * 224 / args.cells)))
+
+
+def checker(cells: int, cell: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``cells`` x ``cells`` grid of dark (40) and white (255) ``cell``-px squares, random but never uniform.
+
+    Non-zero everywhere: make_canary pastes a PNG where it is > 0, so the dark cells are part of the patch.
+    """
+    while True:
+        grid = rng.integers(0, 2, (cells, cells))
+        if 0 < grid.sum() < cells * cells:
+            break
+    return np.kron(np.where(grid, 255, 40), np.ones((cell, cell))).astype(np.uint8)
+
+
+def canary_name(args: argparse.Namespace) -> str:
+    """How the table names the canary."""
+    return repr(args.text) if args.patch == "text" else f"{args.cells}x{args.cells} checker, {args.height} high"
+
+
 def print_table(rows: list, probes: list, *, ks: list, args: argparse.Namespace, wall: float, n_train: int, n_eval: int) -> None:
     """The summary table (seeds significant before -> after per k x test), control ranks, accuracy, wall time."""
     n_seeds = len({p["seed"] for p in probes})
     print(f"\nKermany {args.size}px {args.model} w{args.width} {args.schedule} lr {args.lr}, train n={n_train}, "
-          f"eval n={n_eval}, {args.epochs} epochs, canary {args.text!r} class {args.label} at ({args.x}, {args.y}), "
+          f"eval n={n_eval}, {args.epochs} epochs, canary {canary_name(args)} class {args.label} at ({args.x}, {args.y}), "
           f"{n_seeds} of {args.seeds} seeds; after = the un-canaried subset (shared by all k); wall {wall:.0f} s")
     tests = ["white/A", "grey/A", "black/A", "white/B", "grey/B", "black/B"]
     print("k   " + "  ".join(f"{t:>13}" for t in tests) + "   acc before  acc after")
@@ -145,6 +179,9 @@ def main() -> None:
     ap.add_argument("--y", type=float, default=0.85)
     ap.add_argument("--height", type=float, default=0.07)
     ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument("--patch", choices=("text", "checker"), default="text",
+                    help="canary kind: --text rendered, or a non-text checker patch (--cells x --cells, --height high)")
+    ap.add_argument("--cells", type=int, default=3)
     args = ap.parse_args()
     t0 = time.perf_counter()
     src, out = Path(args.data), Path(args.out)
@@ -168,8 +205,12 @@ def main() -> None:
         cdir = out / f"canary_k{k}"
         if cdir.exists():
             shutil.rmtree(cdir)
-        make_canary(base, cdir, text=args.text, k=k, label=args.label, seed=k, labels_csv=csv_path,
-                    box_frac=(args.x, args.y), height_frac=args.height)
+        patch_png = None
+        if args.patch == "checker":
+            patch_png = out / "checker.png"
+            cv2.imwrite(str(patch_png), checker(args.cells, cell_px(args), np.random.default_rng(1)))
+        make_canary(base, cdir, text=None if patch_png else args.text, patch_png=patch_png, k=k, label=args.label,
+                    seed=k, labels_csv=csv_path, box_frac=(args.x, args.y), height_frac=args.height)
         spec = read_canary(cdir)
         before_tr[k] = vdata.load_probe_data(cdir, tr_items, size=args.size, classes=classes)
         feats[k] = canary_feature(spec, size=args.size, classes=classes)
@@ -182,8 +223,12 @@ def main() -> None:
         fx0, fy0 = spec.box_frac[:2]
         cl = []
         for _ in range(args.controls):
-            t = "".join(c if c == " " else str(ctrl_rng.choice(letters)) for c in args.text)
-            cp, cm = render_text(t, height=max(5, int(round(args.height * 224))))
+            if args.patch == "checker":  # another random pattern of the same grid
+                cp = checker(args.cells, cell_px(args), ctrl_rng)
+                cm = np.ones_like(cp, bool)
+            else:
+                t = "".join(c if c == " " else str(ctrl_rng.choice(letters)) for c in args.text)
+                cp, cm = render_text(t, height=max(5, int(round(args.height * 224))))
             cp, cm = cp[:, :pw], cm[:, :pw]  # same box as the canary (a wider string is cut)
             cs = CanarySpec(cp, cm, (fx0, fy0, fx0 + cp.shape[1] / 224, fy0 + cp.shape[0] / 224), (), spec.label, k)
             cl.append(canary_feature(cs, size=args.size, classes=classes))
