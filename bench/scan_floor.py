@@ -3,10 +3,10 @@
     nice -n 10 .venv/bin/python bench/scan_floor.py [--size 1024] [--n 4] [--threads 1]
 
 On bench/scan_synth.py images (a real chest X-ray, four burned-in lines), per image:
-- ``fast``: the engine's own fast path, split into its stages: candidate pass (ink masks, lines,
-  label patches, fragment bars), mosaic packing, CRAFT on the mosaic, recognition.
-- ``oracle``: the same path given only the candidate lines that overlap a ground-truth line, as a
-  perfect (and impossible) text/non-text filter on the candidates would. Its CRAFT + recognition time
+- ``fast``: ``EasyOcrEngine.read`` (fast strategy) with its stages timed: candidate pass (lines,
+  label patches, fragment bars), mosaic packing, CRAFT, recognition.
+- ``oracle``: the same call with every candidate source keeping only boxes that overlap a
+  ground-truth line, as a perfect (and impossible) text/non-text filter on the candidates would. Its CRAFT + recognition time
   is the floor of any candidate filter with this detector and recogniser.
 Both print recall (>= 50% of a line covered, :mod:`ufmclean.ocr.recall`), CPU s per stage and in all.
 """
@@ -29,37 +29,39 @@ class Clock:
     def __init__(self) -> None:
         self.spent: dict[str, float] = {}
 
-    def __call__(self, stage: str, fn):
-        c = time.process_time()
-        out = fn()
-        self.spent[stage] = self.spent.get(stage, 0.0) + time.process_time() - c
-        return out
+    def wrap(self, stage: str, fn, *, keep=None):
+        """``fn`` timed under ``stage``; with ``keep``, only the boxes it returns that ``keep`` accepts."""
+
+        def timed(*args, **kwargs):
+            c = time.process_time()
+            out = fn(*args, **kwargs)
+            self.spent[stage] = self.spent.get(stage, 0.0) + time.process_time() - c
+            return [b for b in out if keep(b)] if keep is not None and out is not None else out
+
+        return timed
 
 
-def fast_path(engine, grey, clock: Clock, *, keep=None):
-    """The engine's fast path on ``grey``, stage by stage; ``keep(line) -> bool`` filters candidate lines."""
-    from ufmclean.ocr.fast import drop_duplicates, fragment_letters, label_patches, plan_crops, text_lines, uncovered
-    from ufmclean.ocr.mosaic import boxes_from_mosaic, pack_mosaic
+def instrumented_read(engine, grey, clock: Clock, *, keep=None):
+    """``engine.read(grey)`` with each stage timed; ``keep(box) -> bool`` filters every candidate source.
 
-    s = engine.candidates
-    h, w = grey.shape
-    lines = clock("candidates", lambda: text_lines(grey, settings=s))
-    if keep is not None:
-        lines = [ln for ln in lines if keep(ln)]
-    crops = plan_crops(grey, settings=s, lines=lines)
-    canvas, placements = clock("packing", lambda: pack_mosaic(grey, crops, canvas_width=s.canvas_width, gap=s.gap))
-    boxes = clock("craft", lambda: boxes_from_mosaic(engine._detect(canvas), placements, height=h, width=w))
-    direct = []
-    if keep is None:  # the other candidate sources, as the engine adds them
-        patches = clock("candidates", lambda: label_patches(grey, settings=s))
-        bars = clock("candidates", lambda: fragment_letters(grey, settings=s))
-        short = [ln for ln in uncovered(lines, boxes) if ln.width <= 2 * ln.height and ln.height <= engine.direct_max_height]
-        direct = [ln.pad(max(4, ln.height // 3), height=h, width=w) for ln in short]
-        direct += [p.pad(1, height=h, width=w) for p in uncovered(patches, boxes)] + uncovered(bars, boxes)
-    tallest = max(engine.max_region_fraction * min(grey.shape), engine.min_dropped_height)
-    boxes = [b for b in boxes if b.height <= tallest]
-    regions = clock("recognition", lambda: engine._recognize(grey, drop_duplicates(boxes), direct))
-    return regions, canvas.size, len(crops)
+    The engine's own code runs: its module-level candidate functions and its detector/recogniser
+    methods are wrapped for the call and restored after it.
+    """
+    from ufmclean.ocr import easyocr_engine as mod
+
+    stages = {"text_lines": "candidates", "label_patches": "candidates", "fragment_letters": "candidates",
+              "pack_mosaic": "packing"}
+    saved = {name: getattr(mod, name) for name in stages}
+    try:
+        for name, stage in stages.items():
+            setattr(mod, name, clock.wrap(stage, saved[name], keep=keep if stage == "candidates" else None))
+        engine._detect = clock.wrap("craft", type(engine)._detect.__get__(engine))
+        engine._recognize = clock.wrap("recognition", type(engine)._recognize.__get__(engine))
+        return engine.read(grey)
+    finally:
+        for name, fn in saved.items():
+            setattr(mod, name, fn)
+        del engine._detect, engine._recognize
 
 
 def main() -> None:
@@ -80,20 +82,18 @@ def main() -> None:
 
     engine = EasyOcrEngine("cpu", strategy="fast")
     for name in ("fast", "oracle"):
-        clock, found, total, pixels, crops = Clock(), 0, 0, 0, 0
+        clock, found, total = Clock(), 0, 0
         for i in range(args.n):
             img, items = make_items(args.size, args.seed + i)
             truth = [BBox(*it["box"]) for it in items]
             keep = (lambda ln: any(ln.intersection(t) > 0 for t in truth)) if name == "oracle" else None
-            regions, px, nc = fast_path(engine, img, clock, keep=keep)
+            regions = instrumented_read(engine, img, clock, keep=keep)
             found += sum(is_found(t, [r.bbox for r in regions]) for t in truth)
             total += len(truth)
-            pixels, crops = pixels + px, crops + nc
         per = {k: v / args.n for k, v in clock.spent.items()}
         stages = ", ".join(f"{k} {v:.2f}" for k, v in per.items())
         print(f"{name:<7} {args.size}², {args.n} images, {args.threads} thread(s): {sum(per.values()):.2f} CPU s/img "
-              f"({stages}); {crops / args.n:.1f} crops, mosaic {pixels / args.n / 1e3:.0f} kpx; recall {found}/{total}",
-              flush=True)
+              f"({stages}); recall {found}/{total}", flush=True)
 
 
 if __name__ == "__main__":

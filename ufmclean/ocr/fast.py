@@ -8,10 +8,10 @@ text covers a few percent of a medical image. So:
 2. :func:`text_lines` — glyph-sized components of the ink, linked left-right into line boxes.
 3. :func:`plan_crops` — each line padded into a :class:`Crop`, resized so its text is about
    ``target_height`` px (small text is upscaled, which is what makes 9-10 px text detectable).
-4. :func:`~ufmclean.ocr.mosaic.pack_mosaic` — all crops shelf-packed into one canvas, contrast-stretched each, so CRAFT
-   runs once on a few hundred thousand pixels instead of the whole frame.
-5. :func:`~ufmclean.ocr.mosaic.boxes_from_mosaic` — detected boxes split by the crops they touch and mapped back to
-   original pixel coordinates.
+4. :func:`~ufmclean.ocr.mosaic.pack_mosaic` — all crops shelf-packed into one canvas, each
+   contrast-stretched, so CRAFT runs once on a few hundred thousand pixels instead of the frame.
+5. :func:`~ufmclean.ocr.mosaic.boxes_from_mosaic` — detected boxes split by the crops they touch
+   and mapped back to original pixel coordinates.
 
 Two more candidate sources feed the recogniser directly where CRAFT found nothing:
 :func:`label_patches` (light patches with dark glyphs, whose lines link with the patch rim) and
