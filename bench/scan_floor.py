@@ -6,8 +6,8 @@ On bench/scan_synth.py images (a real chest X-ray, four burned-in lines), per im
 - ``fast``: ``EasyOcrEngine.read`` (fast strategy) with its stages timed: candidate pass (lines,
   label patches, fragment bars), mosaic packing, CRAFT, recognition.
 - ``oracle``: the same call with every candidate source keeping only boxes that overlap a
-  ground-truth line, as a perfect (and impossible) text/non-text filter on the candidates would. Its CRAFT + recognition time
-  is the floor of any candidate filter with this detector and recogniser.
+  ground-truth line, as a perfect (and impossible) text/non-text filter on the candidates would.
+  Its CRAFT + recognition time is the floor of any candidate filter with this detector and recogniser.
 Both print recall (>= 50% of a line covered, :mod:`ufmclean.ocr.recall`), CPU s per stage and in all.
 """
 

@@ -132,7 +132,8 @@ class EasyOcrEngine:
             return self._detect(grey), []
         if not crops:
             return [], []
-        canvas, placements = pack_mosaic(grey, crops, canvas_width=self.candidates.canvas_width, gap=self.candidates.gap)
+        s = self.candidates
+        canvas, placements = pack_mosaic(grey, crops, canvas_width=s.canvas_width, gap=s.gap)
         whole = Crop(BBox(0, 0, w, h), max(c.scale for c in crops))
         if canvas.size >= whole.out_shape[0] * whole.out_shape[1]:
             # Small or text-heavy frame: the mosaic would cost more than the (resized) frame itself.
