@@ -123,6 +123,49 @@ def checker(cells: int, cell: int, rng: np.random.Generator) -> np.ndarray:
     return np.kron(np.where(grid, 255, 40), np.ones((cell, cell))).astype(np.uint8)
 
 
+AFTER = {"restore": "the un-canaried subset (shared by all k)",
+         "sanitize": "the canaried images as ufmclean sanitize cleans them (per k)"}
+
+
+def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) -> tuple[Path, int]:
+    """The subset with its k canaried images as ``ufmclean sanitize`` (default policy) cleans them.
+
+    Only the canaried images are sanitised (rarity then counts among them; the canary is a PHI name
+    or a marker on each): the rest of the subset is the same for before and after, so the comparison
+    isolates what the sanitiser leaves of the canary. Returns the folder (hard links) and the number
+    of canaried images with a removed finding over the canary's box.
+    """
+    import pyarrow.parquet as pq
+
+    from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
+    from ufmclean.policy import load_policy
+    from ufmclean.records import BBox
+
+    if work.exists():
+        shutil.rmtree(work)
+    for rel in spec.relpaths:
+        (work / "in" / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.link(cdir / rel, work / "in" / rel)
+    run = work / "run"
+    run_sanitize(work / "in", run, policy=load_policy(),
+                 options=SanitizeOptions(device="cpu" if device == "auto" else device))
+    after = work / "after"
+    for f in (f for f in base.rglob("*") if f.is_file()):
+        rel = f.relative_to(base)
+        (after / rel).parent.mkdir(parents=True, exist_ok=True)
+        if rel.as_posix() in spec.relpaths:
+            # a held image (not cleaned) stays canaried: the sanitiser failed on it
+            f = run / "clean" / rel if (run / "clean" / rel).is_file() else cdir / rel
+        os.link(f, after / rel)
+    removed = set()
+    for r in pq.read_table(run / "findings.parquet").to_pylist():
+        if r["action"] in ("inpaint", "mask"):
+            img = cv2.imread(str(cdir / r["relpath"]), cv2.IMREAD_GRAYSCALE)
+            if BBox(r["x0"], r["y0"], r["x1"], r["y1"]).intersection(spec.box_for(*img.shape)) > 0:
+                removed.add(r["relpath"])
+    return after, len(removed)
+
+
 def canary_name(args: argparse.Namespace) -> str:
     """How the table names the canary."""
     return repr(args.text) if args.patch == "text" else f"{args.cells}x{args.cells} checker, {args.height} high"
@@ -133,7 +176,7 @@ def print_table(rows: list, probes: list, *, ks: list, args: argparse.Namespace,
     n_seeds = len({p["seed"] for p in probes})
     print(f"\nKermany {args.size}px {args.model} w{args.width} {args.schedule} lr {args.lr}, train n={n_train}, "
           f"eval n={n_eval}, {args.epochs} epochs, canary {canary_name(args)} class {args.label} at ({args.x}, {args.y}), "
-          f"{n_seeds} of {args.seeds} seeds; after = the un-canaried subset (shared by all k); wall {wall:.0f} s")
+          f"{n_seeds} of {args.seeds} seeds; after = {AFTER[args.after]}; wall {wall:.0f} s")
     tests = ["white/A", "grey/A", "black/A", "white/B", "grey/B", "black/B"]
     print("k   " + "  ".join(f"{t:>13}" for t in tests) + "   acc before  acc after")
     for k in ks:
@@ -182,6 +225,9 @@ def main() -> None:
     ap.add_argument("--patch", choices=("text", "checker"), default="text",
                     help="canary kind: --text rendered, or a non-text checker patch (--cells x --cells, --height high)")
     ap.add_argument("--cells", type=int, default=3)
+    ap.add_argument("--after", choices=("restore", "sanitize"), default="restore",
+                    help="after-probes train on the canaried images restored (ideal removal) or as ufmclean sanitize "
+                         "cleans them (default policy, the rest of the subset as it is)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     src, out = Path(args.data), Path(args.out)
@@ -195,7 +241,8 @@ def main() -> None:
     tr_items = [it for it in items if side[it.relpath] == vdata.TRAIN]
     ev_items = [it for it in items if side[it.relpath] == vdata.EVAL]
     classes = tuple(sorted({it.label for it in items}))
-    after_tr = vdata.load_probe_data(base, tr_items, size=args.size, classes=classes)
+    restored = vdata.load_probe_data(base, tr_items, size=args.size, classes=classes)
+    after_tr = {}  # k -> training data after the canary's removal (absent: the restored original)
     ev = vdata.load_probe_data(base, ev_items, size=args.size, classes=classes)
     rng = np.random.default_rng(7919)
     ood_x, ood_y = ev.images[:, ::-1, :].copy(), rng.integers(0, len(classes), len(ev.images))
@@ -213,6 +260,10 @@ def main() -> None:
                     seed=k, labels_csv=csv_path, box_frac=(args.x, args.y), height_frac=args.height)
         spec = read_canary(cdir)
         before_tr[k] = vdata.load_probe_data(cdir, tr_items, size=args.size, classes=classes)
+        if args.after == "sanitize":
+            adir, removed = sanitized_after(base, cdir, spec, out / f"sanitize_k{k}", device=args.device)
+            after_tr[k] = vdata.load_probe_data(adir, tr_items, size=args.size, classes=classes)
+            print(f"k={k}: the sanitiser removed a finding over the canary in {removed} of {k} images", flush=True)
         feats[k] = canary_feature(spec, size=args.size, classes=classes)
     ctrl_rng = np.random.default_rng(4242)
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
@@ -258,8 +309,14 @@ def main() -> None:
         return res, accuracy_auroc(p_ev, ev.labels)
 
     for seed in range(args.seeds):
-        after = train_probe(after_tr.images, after_tr.labels, n_classes=len(classes), config=cfg, seed=seed)
+        shared_after = None
         for k in ks:
+            if k in after_tr:
+                after = train_probe(after_tr[k].images, after_tr[k].labels, n_classes=len(classes), config=cfg, seed=seed)
+            else:
+                shared_after = shared_after or train_probe(restored.images, restored.labels, n_classes=len(classes),
+                                                           config=cfg, seed=seed)
+                after = shared_after
             before = train_probe(before_tr[k].images, before_tr[k].labels, n_classes=len(classes), config=cfg, seed=seed)
             sb, accb = scores(before, feats[k], seed)
             sa, acca = scores(after, feats[k], seed)
@@ -278,10 +335,10 @@ def main() -> None:
         doc = {"args": vars(args), "wall_seconds": time.perf_counter() - t0, "rows": rows, "probes": probes}
         (out / "results.json").write_text(json.dumps(doc, indent=1, default=float))
         if seed < args.seeds - 1:  # a partial table after every seed: long runs can be read (or stopped) early
-            print_table(rows, probes, ks=ks, args=args, wall=time.perf_counter() - t0, n_train=len(after_tr.images),
+            print_table(rows, probes, ks=ks, args=args, wall=time.perf_counter() - t0, n_train=len(restored.images),
                         n_eval=len(ev.images))
     wall = time.perf_counter() - t0
-    print_table(rows, probes, ks=ks, args=args, wall=wall, n_train=len(after_tr.images), n_eval=len(ev.images))
+    print_table(rows, probes, ks=ks, args=args, wall=wall, n_train=len(restored.images), n_eval=len(ev.images))
     doc = {"args": vars(args), "wall_seconds": wall, "rows": rows, "probes": probes}
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=float))
 
