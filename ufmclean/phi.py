@@ -115,8 +115,9 @@ def _digits(value: str) -> str:
 def header_match(text: str, seeds: HeaderSeeds, *, min_ratio: float = 85.0) -> str:
     """Return ``"header:name"``, ``"header:id"``, ``"header:date"`` or ``""`` for text vs the header.
 
-    Names match when every header name token (of length >= 2) found in the text fuzzily, or the token
-    sets agree at ``min_ratio`` (rapidfuzz ``token_set_ratio``) — tolerant of OCR noise and order.
+    Names match when the token sets agree at ``min_ratio`` (rapidfuzz ``token_set_ratio``) and one
+    token matches fuzzily — tolerant of OCR noise and order — or when the name's parts, joined in
+    either order, appear in the text's letters with the spaces lost (``JANEDOE``).
     """
     norm = normalise_text(text)
     if not norm:
@@ -132,6 +133,7 @@ def header_match(text: str, seeds: HeaderSeeds, *, min_ratio: float = 85.0) -> s
         if len(ident) >= 3 and (ident in compact or (len(compact) >= 4 and fuzz.ratio(ident, compact) >= 90)):
             return "header:id"
     text_tokens = _name_tokens(norm)
+    letters = re.sub(r"[^A-Z]", "", norm)
     for value in seeds.names:
         tokens = _name_tokens(value)
         if not tokens or not text_tokens:
@@ -139,6 +141,11 @@ def header_match(text: str, seeds: HeaderSeeds, *, min_ratio: float = 85.0) -> s
         if fuzz.token_set_ratio(" ".join(tokens), " ".join(text_tokens)) >= min_ratio and any(
             fuzz.ratio(t, u) >= min_ratio for t in tokens for u in text_tokens
         ):
+            return "header:name"
+        # OCR often drops the space between burned-in name parts ("JANEDOE"): compare letters only,
+        # the name's parts joined in either order, anywhere in the text.
+        joined = {"".join(tokens), "".join(reversed(tokens))}
+        if len(tokens) >= 2 and any(len(j) >= 6 and fuzz.partial_ratio(j, letters) >= min_ratio for j in joined):
             return "header:name"
     return ""
 

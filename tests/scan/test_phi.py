@@ -33,7 +33,9 @@ def test_header_date_matches_any_pixel_format(text):
     assert phi_type(text, seeds=SEEDS) == "header:date"
 
 
-@pytest.mark.parametrize("text", ["John Doe", "DOE, JOHN", "DOE^JOHN", "J0HN DOE"])
+@pytest.mark.parametrize(
+    "text", ["John Doe", "DOE, JOHN", "DOE^JOHN", "J0HN DOE", "JOHNDOE", "DOEJOHN", "PT:JOHNDOE 1971", "JOHNDQE"]
+)
 def test_header_name_matches_with_order_and_ocr_noise(text):
     assert phi_type(text, seeds=SEEDS) == "header:name"
 
@@ -47,6 +49,8 @@ def test_header_does_not_match_unrelated_text():
     assert header_match("PORTABLE", SEEDS) == ""
     assert header_match("1980-01-01", SEEDS) == ""
     assert header_match("Jane Smith", SEEDS) == ""
+    assert header_match("JOHNSON", SEEDS) == ""  # a first name inside another word is not the name
+    assert header_match("DOEJANE", SEEDS) == ""
 
 
 def test_generic_types():
