@@ -56,6 +56,11 @@ Why not k = 1 (3 seeds each unless said; "rank" = controls with M >= the canary'
   findings inpainted), and the label-free family-B grey/black tests see it too (2-3/3 -> 0/3). The
   text canary never is (ranks ~20-24 at k = 25): at 64² its glyphs are 4-5 px high, and the controls,
   random capitals in the same font and box, look the same to the probe.
+
+``--after sanitize`` (3 seeds, JANE DOE, 647 s): k = 1 removed in 1 of 1 images, white/A 0 -> 0/3;
+k = 25 removed in only 13 of 25 (OCR read "JANEDOE" in 11: no name without a header, and 25 copies
+are common, so kept), and white/A stays 3 -> 3/3 (after M +0.002..+0.025; grey-box class 1 after):
+the probe sees what the sanitiser left.
 """
 
 from __future__ import annotations
