@@ -57,10 +57,10 @@ Why not k = 1 (3 seeds each unless said; "rank" = controls with M >= the canary'
   text canary never is (ranks ~20-24 at k = 25): at 64² its glyphs are 4-5 px high, and the controls,
   random capitals in the same font and box, look the same to the probe.
 
-``--after sanitize`` (3 seeds, JANE DOE, 647 s): k = 1 removed in 1 of 1 images, white/A 0 -> 0/3;
-k = 25 removed in only 13 of 25 (OCR read "JANEDOE" in 11: no name without a header, and 25 copies
-are common, so kept), and white/A stays 3 -> 3/3 (after M +0.002..+0.025; grey-box class 1 after):
-the probe sees what the sanitiser left.
+``--after sanitize`` (3 seeds, JANE DOE, 647 s): k = 1 removed, white/A 0 -> 0/3; k = 25: >= 50% of the
+canary's strokes changed in only 4 of 25 images, none in 12 (OCR read "JANEDOE" in most: no name
+without a header, and 25 copies are common, so kept), and white/A stays 3 -> 3/3 (after M
++0.002..+0.025; grey-box class 1 after): the probe sees what the sanitiser left.
 """
 
 from __future__ import annotations
@@ -137,15 +137,11 @@ def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) ->
 
     Only the canaried images are sanitised (rarity then counts among them; the canary is a PHI name
     or a marker on each): the rest of the subset is the same for before and after, so the comparison
-    isolates what the sanitiser leaves of the canary. Returns the folder (hard links) and the number
-    of canaried images with a removed finding over the canary's box.
+    isolates what the sanitiser leaves of the canary. Returns the folder (hard links) and, per canaried
+    image, the fraction of the canary's stroke pixels the sanitiser changed (by more than 20 grey levels).
     """
-    import pyarrow.parquet as pq
-
     from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
     from ufmclean.policy import load_policy
-    from ufmclean.records import BBox
-
     if work.exists():
         shutil.rmtree(work)
     for rel in spec.relpaths:
@@ -162,13 +158,14 @@ def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) ->
             # a held image (not cleaned) stays canaried: the sanitiser failed on it
             f = run / "clean" / rel if (run / "clean" / rel).is_file() else cdir / rel
         os.link(f, after / rel)
-    removed = set()
-    for r in pq.read_table(run / "findings.parquet").to_pylist():
-        if r["action"] in ("inpaint", "mask"):
-            img = cv2.imread(str(cdir / r["relpath"]), cv2.IMREAD_GRAYSCALE)
-            if BBox(r["x0"], r["y0"], r["x1"], r["y1"]).intersection(spec.box_for(*img.shape)) > 0:
-                removed.add(r["relpath"])
-    return after, len(removed)
+    removed = []
+    for rel in spec.relpaths:
+        stamped = cv2.imread(str(cdir / rel), cv2.IMREAD_GRAYSCALE).astype(np.int16)
+        cleaned = cv2.imread(str(after / rel), cv2.IMREAD_GRAYSCALE).astype(np.int16)
+        box = spec.box_for(*stamped.shape)
+        _, mask = spec.patch_for(box)
+        removed.append(float((np.abs(stamped[box.slices] - cleaned[box.slices]) > 20)[mask].mean()))
+    return after, removed
 
 
 def canary_name(args: argparse.Namespace) -> str:
@@ -266,9 +263,10 @@ def main() -> None:
         spec = read_canary(cdir)
         before_tr[k] = vdata.load_probe_data(cdir, tr_items, size=args.size, classes=classes)
         if args.after == "sanitize":
-            adir, removed = sanitized_after(base, cdir, spec, out / f"sanitize_k{k}", device=args.device)
+            adir, changed = sanitized_after(base, cdir, spec, out / f"sanitize_k{k}", device=args.device)
             after_tr[k] = vdata.load_probe_data(adir, tr_items, size=args.size, classes=classes)
-            print(f"k={k}: the sanitiser removed a finding over the canary in {removed} of {k} images", flush=True)
+            print(f"k={k}: the sanitiser changed >= 50% of the canary's stroke pixels in "
+                  f"{sum(c >= 0.5 for c in changed)} of {k} images, none in {sum(c == 0 for c in changed)}", flush=True)
         feats[k] = canary_feature(spec, size=args.size, classes=classes)
     ctrl_rng = np.random.default_rng(4242)
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
