@@ -132,7 +132,7 @@ AFTER = {"restore": "the un-canaried subset (shared by all k)",
          "sanitize": "the canaried images as ufmclean sanitize cleans them (per k)"}
 
 
-def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) -> tuple[Path, int]:
+def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) -> tuple[Path, list[float]]:
     """The subset with its k canaried images as ``ufmclean sanitize`` (default policy) cleans them.
 
     Only the canaried images are sanitised (rarity then counts among them; the canary is a PHI name
@@ -250,14 +250,14 @@ def main() -> None:
     ood_x, ood_y = ev.images[:, ::-1, :].copy(), rng.integers(0, len(classes), len(ev.images))
     ks = [int(k) for k in args.ks.split(",")]
     before_tr, feats = {}, {}
+    patch_png = None
+    if args.patch == "checker":
+        patch_png = out / "checker.png"
+        cv2.imwrite(str(patch_png), checker(args.cells, cell_px(args), np.random.default_rng(1)))
     for k in ks:
         cdir = out / f"canary_k{k}"
         if cdir.exists():
             shutil.rmtree(cdir)
-        patch_png = None
-        if args.patch == "checker":
-            patch_png = out / "checker.png"
-            cv2.imwrite(str(patch_png), checker(args.cells, cell_px(args), np.random.default_rng(1)))
         make_canary(base, cdir, text=None if patch_png else args.text, patch_png=patch_png, k=k, label=args.label,
                     seed=k, labels_csv=csv_path, box_frac=(args.x, args.y), height_frac=args.height)
         spec = read_canary(cdir)
@@ -312,14 +312,13 @@ def main() -> None:
         return res, accuracy_auroc(p_ev, ev.labels)
 
     for seed in range(args.seeds):
-        shared_after = None
+        after_probes = {}  # one after-probe per distinct training set (the restored one is shared by all k)
         for k in ks:
-            if k in after_tr:
-                after = train_probe(after_tr[k].images, after_tr[k].labels, n_classes=len(classes), config=cfg, seed=seed)
-            else:
-                shared_after = shared_after or train_probe(restored.images, restored.labels, n_classes=len(classes),
-                                                           config=cfg, seed=seed)
-                after = shared_after
+            data = after_tr.get(k, restored)
+            if id(data) not in after_probes:
+                after_probes[id(data)] = train_probe(data.images, data.labels, n_classes=len(classes), config=cfg,
+                                                     seed=seed)
+            after = after_probes[id(data)]
             before = train_probe(before_tr[k].images, before_tr[k].labels, n_classes=len(classes), config=cfg, seed=seed)
             sb, accb = scores(before, feats[k], seed)
             sa, acca = scores(after, feats[k], seed)

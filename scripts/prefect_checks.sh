@@ -83,9 +83,7 @@ wait_parts "$WORK/run_b" 2
 kill -KILL -- "-$UFM_SERVE_PID"
 wait "$UFM_SERVE_PID" 2>/dev/null || true
 echo "killed serve with $(find "$WORK/run_b/.work/scan" -name '*.parquet' | wc -l) scan parts written; the run stays $(state "$ID_B") on the server"
-"$PY" -m flows.serve >"$PREFECT_HOME/serve2.log" 2>&1 &
-UFM_SERVE_PID=$!
-_ufm_wait 120 "$UFM_SERVE_PID" "the serve process" _ufm_deployments_ready
+ufm_serve_deployments serve2.log  # serve restarted against the same server
 ID_B2=$(start_run "$WORK/run_b")
 echo "rerun: $(wait_final "$ID_B2")"
 batch_counts "$ID_B2"

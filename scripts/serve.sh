@@ -69,10 +69,14 @@ ufm_serve_start() {
     UFM_SERVER_PID=$!
     _ufm_wait 120 "$UFM_SERVER_PID" "the Prefect server" _ufm_healthy || return 1
     echo "Prefect server up at ${PREFECT_API_URL%/api} (pid $UFM_SERVER_PID, $((SECONDS - t0)) s)"
-    "$UFM_VENV/bin/python" -m flows.serve >"$PREFECT_HOME/serve.log" 2>&1 &
-    UFM_SERVE_PID=$!
-    _ufm_wait 120 "$UFM_SERVE_PID" "the serve process" _ufm_deployments_ready || return 1
+    ufm_serve_deployments serve.log || return 1
     echo "serving sanitize/local and verify/local (pid $UFM_SERVE_PID, $((SECONDS - t0)) s)"
+}
+
+ufm_serve_deployments() {  # ufm_serve_deployments LOG: start `python -m flows.serve` (log in $PREFECT_HOME/LOG), wait for its deployments
+    "$UFM_VENV/bin/python" -m flows.serve >"$PREFECT_HOME/$1" 2>&1 &
+    UFM_SERVE_PID=$!
+    _ufm_wait 120 "$UFM_SERVE_PID" "the serve process" _ufm_deployments_ready
 }
 
 _ufm_stop_one() {  # SIGTERM the process, wait up to 30 s, then clear what is left of its process group

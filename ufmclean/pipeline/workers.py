@@ -28,7 +28,7 @@ def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_
     """Call ``fn(batch, **kwargs)`` for every batch and ``on_done(result)`` as each finishes.
 
     ``local_kwargs`` (e.g. an already loaded OCR engine, which cannot cross a process boundary) are
-    added only when ``workers == 1``.
+    added only to calls that run in this process.
     With ``workers == 1`` (or a single batch) the calls run here, in order. Otherwise they run in a pool
     of ``workers`` spawned processes (spawn, not fork: torch and easyocr hold threads and locks that a
     forked child would inherit half-taken), each limited to :func:`threads_per_worker` torch threads, and
@@ -37,9 +37,8 @@ def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1:
-        kwargs = {**kwargs, **(local_kwargs or {})}
     if workers == 1 or len(batches) <= 1:
+        kwargs = {**kwargs, **(local_kwargs or {})}
         for batch in batches:
             on_done(fn(batch, **kwargs))
         return
