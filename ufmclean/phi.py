@@ -15,6 +15,7 @@ from datetime import date
 
 from rapidfuzz import fuzz
 
+from ufmclean.names import fold, split_merged_name
 from ufmclean.records import HeaderSeeds
 
 _MONTHS = {
@@ -154,6 +155,10 @@ def _looks_like_name(norm: str) -> bool:
     if _NAME_COMMA_RE.match(norm) or _NAME_CARET_RE.match(norm):
         return not set(re.split(r"[\s,^]+", norm)) <= CLINICAL_WORDS
     words = norm.split()
+    # OCR drops the space between burned-in name parts ("JANEDOE"): a word that is a given name and
+    # a surname run together is a name, wherever it stands in the text.
+    if any(fold(w) not in CLINICAL_WORDS and split_merged_name(w) for w in words):
+        return True
     if not 2 <= len(words) <= 4:
         return False
     alpha = [w for w in words if re.fullmatch(r"[A-Z][A-Z'.-]+", w)]

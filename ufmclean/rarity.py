@@ -124,10 +124,31 @@ def assign_keys(findings: Sequence[Finding], *, options: RarityOptions) -> list[
     return keyed
 
 
+def propagate_phi_types(findings: Sequence[Finding], *, min_share: float = 0.5) -> list[Finding]:
+    """Give the untyped text findings of a key the PHI type that at least ``min_share`` of its findings carry.
+
+    A key is one concept read many ways; OCR slips make some readings untypable (``JANBDOE`` beside
+    21 readings ``JANEDOE`` typed as a name), and those would otherwise stay, since the key is not
+    rare. The type given is the members' most common one, without a ``header:`` prefix (a header
+    match belongs to its own file). Findings are returned in order; typed ones unchanged.
+    """
+    typed: dict[str, Counter[str]] = defaultdict(Counter)
+    members: Counter[str] = Counter()
+    for f in findings:
+        if f.kind == "text":
+            members[f.key] += 1
+            if f.phi_type:
+                typed[f.key][f.phi_type.removeprefix("header:")] += 1
+    share = {k: c.most_common(1)[0] for k, c in typed.items() if c.total() >= min_share * members[k]}
+    return [f.with_(phi_type=share[f.key][0]) if f.kind == "text" and not f.phi_type and f.key in share else f
+            for f in findings]
+
+
 def apply_rarity(
     findings: Sequence[Finding], *, n_images: int, options: RarityOptions
 ) -> tuple[list[Finding], dict[str, float]]:
-    """Key findings, count ``doc_freq`` per key, set ``is_rare``, and score images.
+    """Key findings, share a key's PHI type (:func:`propagate_phi_types`), count ``doc_freq`` per key,
+    set ``is_rare``, and score images.
 
     Returns the new findings and ``{image_id: uniqueness}``: the largest ``-log(doc_freq / N) /
     log(N)`` over the image's findings (0 = only features every image has, 1 = a feature unique to it).
@@ -139,7 +160,8 @@ def apply_rarity(
     for f in keyed:
         images_per_key[f.key].add(f.image_id)
     doc_freq = {k: len(v) for k, v in images_per_key.items()}
-    out = [f.with_(doc_freq=doc_freq[f.key], is_rare=doc_freq[f.key] <= options.rare_max_images) for f in keyed]
+    out = [f.with_(doc_freq=doc_freq[f.key], is_rare=doc_freq[f.key] <= options.rare_max_images)
+           for f in propagate_phi_types(keyed)]
     uniqueness: dict[str, float] = {}
     norm = math.log(n_images) if n_images > 1 else 1.0
     for f in out:

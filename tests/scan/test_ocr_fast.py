@@ -15,7 +15,7 @@ from ufmclean.ocr.fast import (
     text_lines,
     uncovered,
 )
-from ufmclean.ocr.mosaic import Crop, Placement, boxes_from_mosaic, pack_mosaic
+from ufmclean.ocr.mosaic import Crop, Placement, boxes_from_mosaic, boxes_with_crops, cut_extensions, pack_mosaic
 from ufmclean.ocr.recall import covered_fraction, is_found, recall
 from ufmclean.records import BBox
 
@@ -223,3 +223,40 @@ def test_full_strategy_keeps_tall_boxes_for_crops():
     engine._reader = _ScriptedReader([filling])
     regions = engine.read(np.zeros((120, 256), np.uint8))
     assert [r.bbox for r in regions] == [filling]
+
+
+def test_boxes_with_crops_pairs_each_mapped_box_with_its_crop():
+    img = np.full((300, 300), 90, np.uint8)
+    crops = [Crop(BBox(10, 10, 60, 30), 2.0), Crop(BBox(100, 200, 200, 220), 1.0)]
+    _, placements = pack_mosaic(img, crops)
+    found = boxes_with_crops([p.rect for p in placements], placements, height=300, width=300)
+    assert [(b, c) for b, c in found] == [(c.box, c) for c in crops]
+
+
+def test_cut_extensions_grow_boxes_that_run_into_an_inner_crop_side():
+    crop = Crop(BBox(100, 50, 140, 65), 2.0)
+    h, w = 200, 400
+    # the box runs into the crop's right side: it grows right by 4 heights (+ half a height of context)
+    (grown,) = cut_extensions([(BBox(104, 52, 140, 62), crop)], height=h, width=w)
+    assert grown.box == BBox(104 - 5, 52 - 5, 140 + 40 + 5, 62 + 5) and grown.scale == pytest.approx(2.8)
+    # glyphs taller than the crop (top and bottom touched): grown both ways, and up and down
+    (grown,) = cut_extensions([(BBox(110, 50, 130, 65), crop)], height=h, width=w)
+    assert grown.box == BBox(110 - 60 - 7, 50 - 15 - 7, 130 + 60 + 7, 65 + 15 + 7)
+    # inside the crop, at the frame's edge, a sliver, anatomy-tall: nothing to finish
+    assert cut_extensions([(BBox(104, 52, 136, 62), crop)], height=h, width=w) == []
+    edge = Crop(BBox(0, 50, 40, 65), 2.0)
+    assert cut_extensions([(BBox(0, 52, 30, 62), edge)], height=h, width=w) == []
+    assert cut_extensions([(BBox(104, 52, 140, 55), crop)], height=h, width=w) == []
+    tall = Crop(BBox(100, 0, 140, 200), 1.0)
+    assert cut_extensions([(BBox(104, 10, 140, 190), tall)], height=h, width=w) == []
+
+
+def test_cut_extensions_skip_a_letter_whose_line_was_found_whole():
+    letter_crop = Crop(BBox(120, 50, 132, 62), 3.0)
+    line_crop = Crop(BBox(80, 40, 220, 72), 1.5)
+    letter = (BBox(120, 50, 132, 62), letter_crop)
+    assert len(cut_extensions([letter], height=200, width=400)) == 1
+    assert cut_extensions([letter, (BBox(90, 48, 210, 64), line_crop)], height=200, width=400) == []
+    # a line box seen under 8 px in its (shrunk) crop is too loose to vouch for the letter
+    shrunk = Crop(BBox(0, 0, 400, 200), 0.3)
+    assert len(cut_extensions([letter, (BBox(90, 48, 160, 64), shrunk)], height=200, width=400)) == 1

@@ -75,3 +75,33 @@ def test_normalise_text():
 
 def test_month_first_us_dates():
     assert date_candidates("DOB 11/22/1953") == {"19531122"}
+
+
+def test_names_run_together_by_ocr_are_names():
+    # OCR drops the space between burned-in name parts; either order, accents folded, inside a line.
+    for text in ("JANEDOE", "DOEJANE", "janedoe", "MARIAGARCIA", "JOHNSMITH 12Y", "MÜLLERHANS"):
+        assert phi_type(text) == "name", text
+
+
+def test_clinical_words_and_short_tokens_are_not_merged_names():
+    for text in ("PORTABLE", "SUPINE", "LATERAL", "IMAGING", "LUMBAR", "INSPIRATION", "HEADFIRST", "CHESTPA",
+                 "ANNLEE", "JANE", "DOE"):
+        assert phi_type(text) == "", text
+
+
+def test_split_merged_name_and_its_lexicon():
+    from ufmclean.names import NameLexicon, fold, name_lexicon, split_merged_name
+
+    lexicon = name_lexicon()
+    assert len(lexicon.given) > 10_000 and len(lexicon.surnames) > 10_000
+    assert {"JANE", "JOHN", "MARIA"} <= lexicon.given and {"DOE", "SMITH", "GARCIA", "MULLER"} <= lexicon.surnames
+    assert fold("Müller") == "MULLER" and fold("O'Neil") == "ONEIL" and fold("Zoë") == "ZOE"
+    assert split_merged_name("JANEDOE") == ("JANE", "DOE")
+    assert split_merged_name("DOEJANE") == ("DOE", "JANE")
+    # Bounds: the given name needs 4 letters, the surname 3, the token 7.
+    tiny = NameLexicon(given=frozenset({"ANNA", "ANN"}), surnames=frozenset({"LEE", "LI"}))
+    assert split_merged_name("ANNALEE", lexicon=tiny) == ("ANNA", "LEE")
+    assert split_merged_name("ANNLEE", lexicon=tiny, min_length=6) is None  # ANN is under 4 letters
+    assert split_merged_name("ANNALI", lexicon=tiny, min_length=6) is None  # LI is under 3 letters
+    assert split_merged_name("LEEANNA", lexicon=tiny) == ("LEE", "ANNA")
+    assert split_merged_name("ANNA LEE", lexicon=tiny) is None  # not one word

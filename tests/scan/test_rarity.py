@@ -61,3 +61,17 @@ def test_options_are_validated():
 def test_different_numbers_never_merge():
     mapping = cluster_strings({"MRN 004512": 1, "MRN 004513": 1, "MRN OO4512": 1}, similarity=85, min_length=4)
     assert mapping["MRN 004512"] != mapping["MRN 004513"]
+
+
+def test_a_keys_phi_type_reaches_its_untyped_readings():
+    # 3 readings typed as a name, 1 OCR slip the typer cannot see: the slip shares the key, so the type.
+    findings = [text(f"i{i}", "JANEDOE").with_(phi_type="name") for i in range(3)]
+    findings += [text("i3", "JANBDOE"), text("i4", "JANEDOE").with_(phi_type="header:name")]
+    # a common word with one odd reading typed as an ID keeps its majority (untyped)
+    findings += [text(f"p{i}", "PORTABLE") for i in range(5)] + [text("p5", "PORTABLF").with_(phi_type="id")]
+    out, _ = apply_rarity(findings, n_images=11, options=RarityOptions(rare_max_images=2))
+    by_image = {f.image_id: f for f in out}
+    assert by_image["i3"].key == by_image["i0"].key and by_image["i3"].phi_type == "name"
+    assert by_image["i4"].phi_type == "header:name"  # typed findings keep their own type
+    assert [by_image[f"p{i}"].phi_type for i in range(6)] == [""] * 5 + ["id"]
+    assert [f.finding_id for f in out] == [f.finding_id for f in findings]

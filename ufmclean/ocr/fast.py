@@ -10,8 +10,10 @@ text covers a few percent of a medical image. So:
    ``target_height`` px (small text is upscaled, which is what makes 9-10 px text detectable).
 4. :func:`~ufmclean.ocr.mosaic.pack_mosaic` — all crops shelf-packed into one canvas, each
    contrast-stretched, so CRAFT runs once on a few hundred thousand pixels instead of the frame.
-5. :func:`~ufmclean.ocr.mosaic.boxes_from_mosaic` — detected boxes split by the crops they touch
+5. :func:`~ufmclean.ocr.mosaic.boxes_with_crops` — detected boxes split by the crops they touch
    and mapped back to original pixel coordinates.
+6. :func:`~ufmclean.ocr.mosaic.cut_extensions` — boxes that run into an inner side of their crop
+   (a line candidate that was only a fragment of the text) are detected again in wider crops.
 
 Two more candidate sources feed the recogniser directly where CRAFT found nothing:
 :func:`label_patches` (light patches with dark glyphs, whose lines link with the patch rim) and
@@ -39,7 +41,8 @@ class CandidateSettings:
     (px); the largest bounds the stroke width found. ``min_glyph``/``max_glyph``: glyph heights (px) considered.
     ``target_height``: text height (px) the detector sees after resizing; ``max_upscale``/``min_scale``
     bound that resizing. ``pad``: context around a line, in units of its height. ``canvas_width``:
-    mosaic width (CRAFT's own canvas limit is 2560).
+    mosaic width (CRAFT's own canvas limit is 2560). ``extend_reach``/``extend_rounds``: how far (in
+    box heights) and how often a detector box cut by its crop's edge is detected again in a wider crop.
     """
 
     min_contrast: int = 24
@@ -53,6 +56,8 @@ class CandidateSettings:
     canvas_width: int = 1024
     gap: int = 12
     max_components: int = 2000
+    extend_reach: float = 4.0
+    extend_rounds: int = 2
 
     def __post_init__(self) -> None:
         if not (0 < self.min_contrast <= 255 and self.kernels and min(self.kernels) >= 3):
@@ -61,6 +66,8 @@ class CandidateSettings:
             raise ValueError("invalid CandidateSettings: min_glyph <= max_glyph")
         if not (0 < self.min_scale <= 1.0 <= self.max_upscale and 256 <= self.canvas_width <= 2560):
             raise ValueError("invalid CandidateSettings: min_scale <= 1 <= max_upscale, canvas_width in [256, 2560]")
+        if not (self.extend_reach >= 0 and 0 <= self.extend_rounds <= 8):
+            raise ValueError("invalid CandidateSettings: extend_reach >= 0, extend_rounds in [0, 8]")
 
 
 def _odd(n: int) -> int:

@@ -100,6 +100,13 @@ def boxes_from_mosaic(boxes: list[BBox], placements: list[Placement], *, height:
 
     A box touching several crops is split: each part inside a crop maps back through that crop.
     """
+    return [b for b, _ in boxes_with_crops(boxes, placements, height=height, width=width)]
+
+
+def boxes_with_crops(
+    boxes: list[BBox], placements: list[Placement], *, height: int, width: int
+) -> list[tuple[BBox, Crop]]:
+    """:func:`boxes_from_mosaic`, each mapped box paired with the :class:`Crop` it was found in."""
     out = []
     for b in boxes:
         for p in placements:
@@ -109,5 +116,57 @@ def boxes_from_mosaic(boxes: list[BBox], placements: list[Placement], *, height:
             part = BBox(max(b.x0, r.x0), max(b.y0, r.y0), min(b.x1, r.x1), min(b.y1, r.y1))
             mapped = p.crop.to_original(part.translate(-p.x, -p.y)).clip(height, width)
             if mapped.area > 0:
-                out.append(mapped)
+                out.append((mapped, p.crop))
     return out
+
+
+def cut_extensions(
+    found: list[tuple[BBox, Crop]],
+    *,
+    height: int,
+    width: int,
+    target_height: int = 28,
+    reach: float = 4.0,
+    tolerance: float = 2.0,
+    min_scale: float = 0.25,
+    max_scale: float = 3.0,
+) -> list[Crop]:
+    """Crops that finish text a crop boundary cut: one per box that runs into a side of its crop.
+
+    A candidate line may be only a fragment of the text (glyphs that merged with bright anatomy
+    into a component too tall to be a line leave a letter's bar behind), so its crop holds part of
+    a word, and the box CRAFT finds there runs into the crop's left or right edge (or into its top
+    and bottom: glyphs taller than the crop, grown both ways). ``found`` pairs
+    frame boxes with their crops (:func:`boxes_with_crops`). A box within ``tolerance`` mosaic px
+    of a left/right crop side that is not the frame's edge grows past that side by ``reach`` x its
+    height (and by one height up/down where it also touches the top/bottom), plus half a height of
+    context, and is resized so the box is ``target_height`` px. Skipped: boxes under 8 or over
+    2.5 x ``target_height`` mosaic px tall (slivers; anatomy, not a line of the crop's text) and
+    boxes that a wider box of ``found`` already covers (the whole line was found in another crop).
+    Returns the distinct extension crops, in frame coordinates.
+    """
+    # Text seen under 8 px in the mosaic (a crop shrunk for a tall candidate) is boxed loosely.
+    sized = [(b, c) for b, c in found if 8 <= b.height * c.scale <= 2.5 * target_height]
+    out: dict[BBox, Crop] = {}
+    for box, crop in sized:
+        if any(other.width >= box.width + box.height and other.intersection(box) >= 0.6 * box.area for other, _ in sized):
+            continue  # the line was found whole in another crop (a letter's crop of a found line)
+        tol = tolerance / crop.scale
+        c = crop.box
+        left = c.x0 > 0 and box.x0 <= c.x0 + tol
+        right = c.x1 < width and box.x1 >= c.x1 - tol
+        top = c.y0 > 0 and box.y0 <= c.y0 + tol
+        bottom = c.y1 < height and box.y1 >= c.y1 - tol
+        if top and bottom and not (left or right):
+            left = right = True  # glyphs taller than their crop: a letter's crop, the word runs on
+        if not (left or right):
+            continue
+        side, ctx = round(reach * box.height), max(2, box.height // 2)
+        grown = BBox(
+            box.x0 - side * left - ctx, box.y0 - box.height * top - ctx,
+            box.x1 + side * right + ctx, box.y1 + box.height * bottom + ctx,
+        ).clip(height, width)
+        if grown.area > 0:
+            scale = min(max(target_height / box.height, min_scale), max_scale)
+            out.setdefault(grown, Crop(grown, scale))
+    return list(out.values())

@@ -29,7 +29,8 @@ from ufmclean.records import Finding, ImageRecord
 log = logging.getLogger(__name__)
 
 #: Bump when detection output changes for the same inputs and options (invalidates cached parts).
-DETECT_VERSION = 1
+#: 2: the fast strategy detects cut boxes again in wider crops; merged names ("JANEDOE") are typed.
+DETECT_VERSION = 2
 STRATEGIES = ("fast", "full")
 DEVICES = ("auto", "cpu", "cuda")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
