@@ -82,9 +82,10 @@ def split_merged_name(
 ) -> tuple[str, str] | None:
     """Split a single word into ``(first part, second part)`` when it is two names run together.
 
-    ``token`` (one word, no spaces) is folded first; a split is ``GIVEN + SURNAME`` or ``SURNAME + GIVEN`` with the given
-    name at least ``min_given`` and the surname at least ``min_surname`` letters, and the token at
-    least ``min_length``. Returns ``None`` when no split exists.
+    ``token`` (one word, no spaces) is folded first; a split is ``GIVEN + SURNAME`` or
+    ``SURNAME + GIVEN`` with the given name at least ``min_given`` and the surname at least
+    ``min_surname`` letters, and the token at least ``min_length``. Returns ``None`` when no split
+    exists.
     """
     if len(token.split()) != 1:
         return None  # a space is a word break OCR did see: the word-pair rule's business

@@ -23,7 +23,7 @@ from ufmclean.ocr.fast import (
     text_lines,
     uncovered,
 )
-from ufmclean.ocr.mosaic import Crop, boxes_with_crops, cut_extensions, pack_mosaic
+from ufmclean.ocr.mosaic import Crop, Placement, boxes_with_crops, cut_extensions, pack_mosaic
 from ufmclean.records import BBox
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class EasyOcrEngine:
         direct += uncovered(fragment_letters(grey, settings=self.candidates), boxes)
         return boxes, direct
 
-    def _detect_mosaic(self, grey: np.ndarray, placements: list, canvas: np.ndarray) -> list[BBox]:
+    def _detect_mosaic(self, grey: np.ndarray, placements: list[Placement], canvas: np.ndarray) -> list[BBox]:
         """CRAFT boxes of a packed mosaic of ``grey``, in frame coordinates, with cut text finished.
 
         Boxes running into an inner side of their crop are detected again in a wider crop

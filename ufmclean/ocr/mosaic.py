@@ -149,8 +149,9 @@ def cut_extensions(
     sized = [(b, c) for b, c in found if 8 <= b.height * c.scale <= 2.5 * target_height]
     out: dict[BBox, Crop] = {}
     for box, crop in sized:
-        if any(other.width >= box.width + box.height and other.intersection(box) >= 0.6 * box.area for other, _ in sized):
-            continue  # the line was found whole in another crop (a letter's crop of a found line)
+        # A letter's crop inside a line that another crop found whole: nothing to finish.
+        if any(o.width >= box.width + box.height and o.intersection(box) >= 0.6 * box.area for o, _ in sized):
+            continue
         tol = tolerance / crop.scale
         c = crop.box
         left = c.x0 > 0 and box.x0 <= c.x0 + tol
