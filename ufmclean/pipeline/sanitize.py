@@ -34,7 +34,9 @@ from ufmclean.tables import read_findings_table, row_to_finding, write_findings_
 
 log = logging.getLogger(__name__)
 
-PART_VERSION = 1
+#: Bump when the pixels written for the same findings and policy change (invalidates cached parts).
+#: 2: stroke masks take in what they enclose (outlined light text no longer leaves its fill).
+PART_VERSION = 2
 PHI_MODE = 0o600
 #: Columns this stage adds to ``images.parquet`` (readers of the base schema ignore them).
 SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note")
