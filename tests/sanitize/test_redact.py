@@ -107,17 +107,17 @@ def test_light_text_with_a_dark_outline_on_bright_tissue_is_inpainted_whole() ->
     enclosed fill into white blobs where the letters were."""
     import cv2
 
-    from ufmclean.verify.canary import render_text
+    from ufmclean.verify.canary import CanarySpec, render_text, stamp_canary
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:64, 0:160]
     tissue = np.clip(195 + 8 * np.sin(xx / 11.0) + rng.normal(0, 3, (64, 160)), 0, 255).astype(np.uint8)
     patch, strokes = render_text("JANE DOE", height=16)
     h, w = patch.shape
-    img = tissue.copy()
-    img[20 : 20 + h, 10 : 10 + w] = np.where(strokes, patch, tissue[20 : 20 + h, 10 : 10 + w])
+    spec = CanarySpec(patch, strokes, (10 / 160, 20 / 64, (10 + w) / 160, (20 + h) / 64), (), "1", 1)
+    img, stamped = stamp_canary(tissue, spec)
     img = cv2.imdecode(cv2.imencode(".jpeg", img)[1], cv2.IMREAD_GRAYSCALE)
-    box = BBox(8, 18, 12 + w, 22 + h)
+    box = stamped.pad(2, height=64, width=160)
     new, _ = redact_image(img[None], img[None], [RedactionRegion("f", 0, box, "inpaint")])
     left = new[0].astype(int)[box.slices] - tissue.astype(int)[box.slices]
     assert left.max() <= 30, f"{int((left > 30).sum())} bright pixels of the text remain"

@@ -14,7 +14,7 @@ import pytest
 from ufmclean.ocr.recall import covered_fraction
 from ufmclean.phi import phi_type
 from ufmclean.records import BBox
-from ufmclean.verify.canary import CanarySpec, render_text
+from ufmclean.verify.canary import CanarySpec, render_text, stamp_canary
 
 pytestmark = [pytest.mark.slow, pytest.mark.ocr]
 
@@ -23,17 +23,14 @@ HARD = ["person1351_virus_2330.jpeg", "person1407_virus_2410.jpeg", "person1436_
 
 
 def _stamp(img: np.ndarray, text: str) -> tuple[np.ndarray, BBox]:
-    """``img`` with ``text`` stamped white where bench/verify_kermany puts its canary, through a JPEG round trip."""
+    """``img`` with ``text`` stamped where bench/verify_kermany puts its canary, through a JPEG round trip."""
     import cv2
 
     patch, mask = render_text(text, height=16)
     h, w = img.shape
     spec = CanarySpec(patch, mask, (0.45, 0.85, 0.45 + patch.shape[1] / w, 0.85 + patch.shape[0] / h), (), "1", 1)
-    box = spec.box_for(h, w)
-    values, strokes = spec.patch_for(box)
-    out = img.copy()
-    out[box.slices] = np.where(strokes, (values * 255).astype(np.uint8), img[box.slices])
-    ok, jpeg = cv2.imencode(".jpeg", out)
+    stamped, box = stamp_canary(img, spec)
+    ok, jpeg = cv2.imencode(".jpeg", stamped)
     assert ok
     return cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE), box
 

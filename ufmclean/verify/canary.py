@@ -95,6 +95,21 @@ def choose_canary_files(items: list[Item], *, k: int, label: str | None, seed: i
     return [pool[i] for i in sorted(picks)]
 
 
+def stamp_canary(img: np.ndarray, spec: CanarySpec) -> tuple[np.ndarray, BBox]:
+    """A copy of ``img`` (``(H, W)`` or ``(H, W, C)``, integer or float) with ``spec``'s patch stamped in
+    its box, white (the dtype's maximum, 1.0 for floats) on the patch's strokes; and that box."""
+    box = spec.box_for(img.shape[0], img.shape[1])
+    values, strokes = spec.patch_for(box)
+    white = np.iinfo(img.dtype).max if img.dtype.kind in "ui" else 1.0
+    region = img[box.slices]
+    stamp = (values * white).astype(img.dtype)
+    if region.ndim == 3:
+        stamp, strokes = np.repeat(stamp[..., None], region.shape[2], axis=2), strokes[..., None]
+    new = img.copy()
+    new[box.slices] = np.where(strokes, stamp, region)
+    return new, box
+
+
 def _write_image_atomic(path: Path, img: np.ndarray) -> None:
     import cv2
 
@@ -182,18 +197,7 @@ def make_canary(
         img = cv2.imread(str(src / it.relpath), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise UsageError("a chosen canary image could not be read; check the dataset")
-        box = spec.box_for(img.shape[0], img.shape[1])
-        pt, m = spec.patch_for(box)
-        white = np.iinfo(img.dtype).max if img.dtype.kind in "ui" else 1.0
-        region = img[box.slices]
-        val = (pt * white).astype(img.dtype)
-        if region.ndim == 3:
-            val = np.repeat(val[..., None], region.shape[2], axis=2)
-            m3 = m[..., None]
-        else:
-            m3 = m
-        new = img.copy()
-        new[box.slices] = np.where(m3, val, region)
+        new, box = stamp_canary(img, spec)
         target = dst / it.relpath
         target.unlink()  # break the hard link before writing: the input file must stay untouched
         _write_image_atomic(target, new)
