@@ -57,10 +57,20 @@ Why not k = 1 (3 seeds each unless said; "rank" = controls with M >= the canary'
   text canary never is (ranks ~20-24 at k = 25): at 64² its glyphs are 4-5 px high, and the controls,
   random capitals in the same font and box, look the same to the probe.
 
-``--after sanitize`` (3 seeds, JANE DOE, 647 s): k = 1 removed, white/A 0 -> 0/3; k = 25: >= 50% of the
-canary's strokes changed in only 4 of 25 images, none in 12 (OCR read "JANEDOE" in most: no name
-without a header, and 25 copies are common, so kept), and white/A stays 3 -> 3/3 (after M
-+0.002..+0.025; grey-box class 1 after): the probe sees what the sanitiser left.
+``--after sanitize`` (10 seeds, 1,344 s wall): after-probes train on the canaried images as ufmclean
+sanitize (default policy) cleans them. The sanitiser finds and removes the canary in 1/1, 5/5, 25/25
+images (>= 50% of its strokes changed; strokes left > 40 levels brighter than the original: median
+0.07 at k = 25, where it lay over the dark body edge that inpainting cannot redraw):
+
+    k   white/A before -> after   control-calibrated   acc before / after (max per-seed diff)
+    1   1 -> 1 of 10              0 -> 0               0.792 / 0.793 (0.010)
+    5   3 -> 1 of 10              0 -> 0               0.791 / 0.790 (0.019)
+    25  9 -> 1 of 10              0 -> 0               0.797 / 0.792 (0.026)
+
+The one seed significant after (seed 7) is so on its restore after-probe too (--after restore, k = 25:
+9 -> 1 of 10): its controls move as much as the canary (+0.016). Three defects found on the way (see
+the commits): the fast OCR read only 'VAV' of the name in 5 of 25 images; 'JANEDOE' was no name; and
+inpainting spread the canary's white fill into blobs (then k = 25 was 9 -> 2 of 10).
 """
 
 from __future__ import annotations
@@ -132,13 +142,15 @@ AFTER = {"restore": "the un-canaried subset (shared by all k)",
          "sanitize": "the canaried images as ufmclean sanitize cleans them (per k)"}
 
 
-def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) -> tuple[Path, list[float]]:
+def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) -> tuple[Path, list[float], list[float]]:
     """The subset with its k canaried images as ``ufmclean sanitize`` (default policy) cleans them.
 
     Only the canaried images are sanitised (rarity then counts among them; the canary is a PHI name
     or a marker on each): the rest of the subset is the same for before and after, so the comparison
     isolates what the sanitiser leaves of the canary. Returns the folder (hard links) and, per canaried
-    image, the fraction of the canary's stroke pixels the sanitiser changed (by more than 20 grey levels).
+    image, the fraction of the canary's stroke pixels the sanitiser changed (by more than 20 grey levels)
+    and the fraction left brighter than the un-canaried original by more than 40 (a light fill the
+    inpainting spread: changed strokes alone counted such white blobs as removed).
     """
     from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
     from ufmclean.policy import load_policy
@@ -158,14 +170,16 @@ def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) ->
             # a held image (not cleaned) stays canaried: the sanitiser failed on it
             f = run / "clean" / rel if (run / "clean" / rel).is_file() else cdir / rel
         os.link(f, after / rel)
-    removed = []
+    removed, brighter = [], []
     for rel in spec.relpaths:
         stamped = cv2.imread(str(cdir / rel), cv2.IMREAD_GRAYSCALE).astype(np.int16)
         cleaned = cv2.imread(str(after / rel), cv2.IMREAD_GRAYSCALE).astype(np.int16)
         box = spec.box_for(*stamped.shape)
         _, mask = spec.patch_for(box)
         removed.append(float((np.abs(stamped[box.slices] - cleaned[box.slices]) > 20)[mask].mean()))
-    return after, removed
+        original = cv2.imread(str(base / rel), cv2.IMREAD_GRAYSCALE).astype(np.int16)
+        brighter.append(float((cleaned[box.slices] - original[box.slices] > 40)[mask].mean()))
+    return after, removed, brighter
 
 
 def canary_name(args: argparse.Namespace) -> str:
@@ -263,10 +277,12 @@ def main() -> None:
         spec = read_canary(cdir)
         before_tr[k] = vdata.load_probe_data(cdir, tr_items, size=args.size, classes=classes)
         if args.after == "sanitize":
-            adir, changed = sanitized_after(base, cdir, spec, out / f"sanitize_k{k}", device=args.device)
+            adir, changed, brighter = sanitized_after(base, cdir, spec, out / f"sanitize_k{k}", device=args.device)
             after_tr[k] = vdata.load_probe_data(adir, tr_items, size=args.size, classes=classes)
             print(f"k={k}: the sanitiser changed >= 50% of the canary's stroke pixels in "
-                  f"{sum(c >= 0.5 for c in changed)} of {k} images, none in {sum(c == 0 for c in changed)}", flush=True)
+                  f"{sum(c >= 0.5 for c in changed)} of {k} images, none in {sum(c == 0 for c in changed)}; stroke pixels "
+                  f"left > 40 levels brighter than the original: median {np.median(brighter):.3f}, max {max(brighter):.3f} "
+                  f"(> 10% in {sum(b > 0.1 for b in brighter)} images)", flush=True)
         feats[k] = canary_feature(spec, size=args.size, classes=classes)
     ctrl_rng = np.random.default_rng(4242)
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
