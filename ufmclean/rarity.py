@@ -139,8 +139,8 @@ def propagate_phi_types(findings: Sequence[Finding], *, min_share: float = 0.5) 
             members[f.key] += 1
             if f.phi_type:
                 typed[f.key][f.phi_type.removeprefix("header:")] += 1
-    share = {k: c.most_common(1)[0] for k, c in typed.items() if c.total() >= min_share * members[k]}
-    return [f.with_(phi_type=share[f.key][0]) if f.kind == "text" and not f.phi_type and f.key in share else f
+    shared = {k: c.most_common(1)[0][0] for k, c in typed.items() if c.total() >= min_share * members[k]}
+    return [f.with_(phi_type=shared[f.key]) if f.kind == "text" and not f.phi_type and f.key in shared else f
             for f in findings]
 
 

@@ -45,8 +45,8 @@ def stroke_mask(
     the box) and ``min_contrast`` are strokes. The result is dilated by ``dilate_px``, what it
     encloses is added (see :func:`_holes`: the fill of a light glyph with a dark outline on bright
     tissue differs too little to pass the threshold the outline sets), and it is limited to the
-    padded box. When no stroke is found (flat or
-    low-contrast content) the whole box is returned, so a removal never silently does nothing.
+    padded box. When no stroke is found (flat or low-contrast content) the whole box is returned,
+    so a removal never silently does nothing.
 
     Parameters
     ----------
