@@ -28,6 +28,7 @@ class SanitizeSettings(BaseModel):
     policy_file: Optional[str] = Field(None, description="Policy TOML file (see `ufmclean sanitize --show-policy`).")
     device: Device = Field("auto", description="OCR device for the scan and the residual check.")
     batch_size: int = Field(16, ge=1, le=4096, description="Images per batch task (scan and sanitize).")
+    engine: Literal["ppocr", "easyocr"] = Field("ppocr", description="OCR engine for the scan and the residual check.")
     strategy: Optional[Literal["fast", "full"]] = Field(None, description="Scan OCR strategy.")
     markers: Optional[bool] = Field(None, description="Detect non-text markers (stickers, rulers, pen marks).")
     residual_check: Optional[bool] = Field(None, description="Re-read each redacted region with OCR.")

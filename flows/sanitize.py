@@ -79,11 +79,11 @@ def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max
     """Policy and stage options from the flow parameters, the way ``ufmclean sanitize`` builds them."""
     policy = load_policy(settings.policy_file, action=action, rare_max_images=rare_max_images,
                          residual_check=settings.residual_check)
-    scan_kw: dict[str, Any] = {"device": settings.device, "batch_size": settings.batch_size}
+    scan_kw: dict[str, Any] = {"device": settings.device, "engine": settings.engine, "batch_size": settings.batch_size}
     if policy.rare_max_images is not None:
         scan_kw["rare_max_images"] = policy.rare_max_images
     scan_kw.update({k: v for k, v in (("strategy", settings.strategy), ("markers", settings.markers)) if v is not None})
-    options = sanitize_stage.SanitizeOptions(device=settings.device, batch_size=settings.batch_size,
+    options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine, batch_size=settings.batch_size,
                                              show_text=settings.show_text)
     return policy, scan_stage.ScanOptions(**scan_kw), options
 

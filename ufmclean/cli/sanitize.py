@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
         workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
+        engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = "ppocr",
         show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
                                                   help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         try:
             policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
-            options = SanitizeOptions(device=device, show_text=show_text)
+            options = SanitizeOptions(device=device, engine=engine, show_text=show_text)
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
             result = run_sanitize(input_dir, out, policy=policy, options=options, workers=workers, progress=done)
         except UsageError as exc:

@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         rare_max_images: Annotated[int, typer.Option(
             "--rare-max-images", help="Rare = carried by at most K distinct images.")] = DEFAULT_RARE_MAX_IMAGES,
         labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns path,label.")] = None,  # noqa: UP045
+        engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = "ppocr",
         strategy: Annotated[str, typer.Option("--strategy", help="OCR strategy: fast or full (slower).")] = "fast",
         markers: Annotated[bool, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks.")] = True,
         batch_size: Annotated[int, typer.Option("--batch-size", help="Images per resumable batch.")] = 16,
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
         try:
             if fail_on is not None and fail_on not in FAIL_ON:
                 raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
-            options = ScanOptions(rare_max_images=rare_max_images, device=device, strategy=strategy,
+            options = ScanOptions(rare_max_images=rare_max_images, device=device, engine=engine, strategy=strategy,
                                   markers=markers, batch_size=batch_size)
             columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("images"),
                        TimeElapsedColumn())

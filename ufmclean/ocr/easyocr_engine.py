@@ -16,12 +16,10 @@ import numpy as np
 from ufmclean.ocr.base import TextRegion, check_image
 from ufmclean.ocr.fast import (
     CandidateSettings,
+    direct_candidates,
     drop_duplicates,
-    fragment_letters,
-    label_patches,
     plan_crops,
     text_lines,
-    uncovered,
 )
 from ufmclean.ocr.mosaic import Crop, Placement, boxes_with_crops, cut_extensions, pack_mosaic
 from ufmclean.records import BBox
@@ -140,20 +138,7 @@ class EasyOcrEngine:
             boxes = self._detect_crop(grey, whole)
         else:
             boxes = self._detect_mosaic(grey, placements, canvas)
-        # Only short candidates (a letter or two) go to the recogniser without a detector box: CRAFT
-        # finds words reliably, and long junk lines would cost a wide recogniser pass each.
-        # Letter-sized only (laterality marks at up to ~32 px; bigger lone marks are the marker
-        # detector's job): on real X-rays most uncovered candidates are bone and device edges.
-        short = [ln for ln in uncovered(lines, boxes) if ln.width <= 2 * ln.height and ln.height <= self.direct_max_height]
-        # Generous context: the recogniser reads a lone 9-12 px letter far better with 4 px around it.
-        direct = [ln.pad(max(4, ln.height // 3), height=h, width=w) for ln in short]
-        # Dark-on-light labels: their glyphs link with the patch rim and nearby anatomy into a
-        # line too tall for the rule above, but the recogniser reads the light patch itself well
-        # (checked against detector boxes only: a padded direct line over it may read as nothing).
-        direct += [p.pad(1, height=h, width=w) for p in uncovered(label_patches(grey, settings=self.candidates), boxes)]
-        # Faint letters on a tissue edge leave only a short bar in the candidate pass (rare elsewhere).
-        direct += uncovered(fragment_letters(grey, settings=self.candidates), boxes)
-        return boxes, direct
+        return boxes, direct_candidates(grey, lines, boxes, settings=self.candidates, max_height=self.direct_max_height)
 
     def _detect_mosaic(self, grey: np.ndarray, placements: list[Placement], canvas: np.ndarray) -> list[BBox]:
         """CRAFT boxes of a packed mosaic of ``grey``, in frame coordinates, with cut text finished.

@@ -300,3 +300,27 @@ def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6, min_height_ratio
         if all(k.intersection(b) < overlap * b.area or b.height < min_height_ratio * k.height for k in kept):
             kept.append(b)
     return sorted(kept, key=lambda b: (b.y0, b.x0))
+
+
+def direct_candidates(
+    grey: np.ndarray, lines: list[BBox], boxes: list[BBox], *, settings: CandidateSettings | None = None,
+    max_height: int = 32,
+) -> list[BBox]:
+    """Candidate boxes of ``grey`` (uint8 ``(H, W)``) that go to the recogniser without a detector box.
+
+    Detectors miss many lone letters (laterality marks), dark-on-light labels whose glyphs link
+    with the patch rim, and faint letters on a tissue edge. So, where the detector ``boxes`` cover
+    less than half of them: short candidate ``lines`` (a letter or two, at most ``max_height`` px;
+    bigger lone marks are the marker detector's job, and on real X-rays most long uncovered
+    candidates are bone and device edges) padded by a third of their height (the recogniser reads
+    a lone 9-12 px letter far better with context), :func:`label_patches` and
+    :func:`fragment_letters`. Callers hold their reads to a stricter confidence.
+    """
+    s = settings or CandidateSettings()
+    h, w = grey.shape
+    short = [ln for ln in uncovered(lines, boxes) if ln.width <= 2 * ln.height and ln.height <= max_height]
+    direct = [ln.pad(max(4, ln.height // 3), height=h, width=w) for ln in short]
+    # Checked against detector boxes only: a padded direct line over a label may read as nothing.
+    direct += [p.pad(1, height=h, width=w) for p in uncovered(label_patches(grey, settings=s), boxes)]
+    direct += uncovered(fragment_letters(grey, settings=s), boxes)
+    return direct

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ufmclean.errors import UsageError
+from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.policy import Policy, decide, summarize_decisions
 from ufmclean.records import Finding
 from ufmclean.pipeline.workers import map_batches
@@ -44,9 +45,10 @@ SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note")
 
 @dataclass(frozen=True, slots=True)
 class SanitizeOptions:
-    """Run settings that are not policy: OCR device for the residual check, batching, thumbnails."""
+    """Run settings that are not policy: OCR device and engine for the residual check, batching, thumbnails."""
 
     device: str = "auto"
+    engine: str = DEFAULT_ENGINE
     batch_size: int = 16
     thumbnails: bool = True
     thumb_size: int = 256
@@ -57,6 +59,8 @@ class SanitizeOptions:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise UsageError("batch_size must be >= 1")
+        if self.engine not in ENGINES:
+            raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if not 32 <= self.thumb_size <= 1024:
             raise UsageError("thumb_size must be between 32 and 1024 pixels")
 
@@ -181,7 +185,7 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     if engine is None and policy.residual_check and policy.action != "flag":
         from ufmclean.ocr import get_engine
 
-        engine = get_engine(options.device, strategy="full")  # small crops: CRAFT on all of each
+        engine = get_engine(options.device, strategy="full", engine=options.engine)  # settings for small crops
     part_rows: list[dict[str, Any]] = []
     for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
         record = _record_from_row(images[iid], inp)
@@ -331,7 +335,7 @@ def run_sanitize(
     from ufmclean.pipeline import scan as scan_stage
 
     if scan_options is None:
-        changes: dict[str, Any] = {"device": options.device}
+        changes: dict[str, Any] = {"device": options.device, "engine": options.engine}
         if policy.rare_max_images is not None:
             changes["rare_max_images"] = policy.rare_max_images
         scan_options = scan_stage.ScanOptions(**changes)

@@ -21,6 +21,7 @@ from typing import Any
 
 from ufmclean.errors import UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
+from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.pipeline.scan_parts import ImageScan, read_part, write_part
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
@@ -30,11 +31,12 @@ log = logging.getLogger(__name__)
 
 #: Bump when detection output changes for the same inputs and options (invalidates cached parts).
 #: 2: the fast strategy detects cut boxes again in wider crops; merged names ("JANEDOE") are typed.
-DETECT_VERSION = 2
+#: 3: the OCR engine is a detection setting (PP-OCR by default).
+DETECT_VERSION = 3
 STRATEGIES = ("fast", "full")
 DEVICES = ("auto", "cpu", "cuda")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
-_DETECT_FIELDS = ("strategy", "max_pixels", "min_confidence", "markers")
+_DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,12 @@ class ScanOptions:
         K: a finding is rare when at most K distinct images carry its key.
     device : {"auto", "cpu", "cuda"}
         OCR device.
+    engine : {"ppocr", "easyocr"}
+        OCR engine (:data:`ufmclean.ocr.ENGINES`): ``ppocr`` (PP-OCRv4 through ONNX Runtime, the
+        default) or ``easyocr`` (CRAFT + CRNN through torch).
     strategy : {"fast", "full"}
-        OCR strategy (``fast``: candidate crops + downscaled detection; ``full``: CRAFT on the whole frame).
+        OCR strategy. easyocr: ``fast`` = candidate crops + downscaled detection, ``full`` = CRAFT on
+        the whole frame. ppocr: ``fast`` = frame settings, ``full`` = settings for small crops.
     max_pixels : int
         Refuse images with more pixels than this (decompression-bomb guard), per file.
     min_confidence : float
@@ -63,6 +69,7 @@ class ScanOptions:
 
     rare_max_images: int = DEFAULT_RARE_MAX_IMAGES
     device: str = "auto"
+    engine: str = DEFAULT_ENGINE
     strategy: str = "fast"
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_confidence: float = 0.0
@@ -76,6 +83,8 @@ class ScanOptions:
             raise UsageError(f"rare_max_images must be an integer >= 1, got {self.rare_max_images!r}")
         if self.device not in DEVICES:
             raise UsageError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.engine not in ENGINES:
+            raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.strategy not in STRATEGIES:
             raise UsageError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -187,7 +196,7 @@ def scan_batch(
     if engine is None:
         from ufmclean.ocr import get_engine
 
-        engine = get_engine(options.device, strategy=options.strategy)
+        engine = get_engine(options.device, strategy=options.strategy, engine=options.engine)
     images, findings = [], []
     for record in records:
         scan, found = _scan_one(record, engine=engine, options=options)

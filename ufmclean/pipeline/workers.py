@@ -18,9 +18,16 @@ def threads_per_worker(workers: int, *, cpu_count: int | None = None) -> int:
 
 def _init_worker(threads: int) -> None:
     """Per worker process: share the cores instead of every worker using all of them."""
-    import torch
+    import sys
 
-    torch.set_num_threads(threads)
+    from ufmclean.ocr import set_thread_budget
+
+    set_thread_budget(threads)
+    # torch reads OMP_NUM_THREADS when first imported: the PP-OCR scan never imports it, so a
+    # worker does not pay torch's start-up and memory just to set its thread count.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_done: Callable[[R], None],
