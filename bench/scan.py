@@ -1,22 +1,31 @@
-"""Scan speed and recall at 512², 1024² and 2048²: ufmclean vs raw easyocr vs Presidio (CPU).
+"""Scan speed and recall at 512², 1024², 2048² and on real chest X-rays: ufmclean vs raw easyocr vs Presidio (CPU).
 
-    nice -n 10 .venv/bin/python bench/scan.py [--sizes 512 1024 2048] [--n 4 3 2]
-        [--tools ufmclean scan easyocr presidio] [--sample-data 0] [--threads 2]
+    nice -n 10 .venv/bin/python bench/scan.py [--sizes 512 1024 2048] [--n 4 3 2] [--real 12]
+        [--tools cli ufmclean scan easyocr presidio] [--engine ppocr] [--workers 2] [--sample-data 0] [--threads 2]
 
-Images: bench/scan_synth.py (a real chest X-ray background when ../shared/data is present, four
-burned-in lines of 8-72 px text per image: bright, low-contrast, dark-on-light). Recall: a
-ground-truth line counts as found when the union of a tool's boxes covers >= 50% of it
-(:mod:`ufmclean.ocr.recall`, the same definition the tests use).
+Images: bench/scan_synth.py: synthetic sets (a real chest X-ray background when ../shared/data is
+present, four burned-in lines of 8-72 px Hershey text per image: bright, low-contrast,
+dark-on-light) at each ``--sizes``, and ``--real N`` real full-resolution chest X-rays
+(../shared/data/cxr_fullres_samples, 512-1776 px) with four lines each stamped in TrueType fonts
+(DejaVu Sans/Mono/Serif, regular and bold), 1-4% of the image height, in corners and at edges,
+white, black or dark on a light label. Recall: a ground-truth line counts as found when the union
+of a tool's boxes covers >= 50% of it (:mod:`ufmclean.ocr.recall`, the same definition the tests use).
 
-Tools (models are loaded once, before timing; timings are per image, wall and CPU seconds):
-- ``ufmclean``: ``detect.text.text_findings`` with ``EasyOcrEngine(strategy="fast")``.
+Tools:
+- ``cli``: ``ufmclean scan PNG_DIR --out RUN --workers W`` as a user runs it, in a subprocess:
+  timed from start to exit, so imports and model loading are included (CPU = the subprocess tree's).
+- ``presidio``: likewise one subprocess (model loading included) over the DICOM copies; details below.
+  These two are the like-for-like pair: the last lines print cli images/s over presidio images/s.
+In-process (models loaded once, before timing; timings are per image, wall and CPU seconds):
+- ``ufmclean``: ``detect.text.text_findings`` with the ``--engine`` engine (fast strategy).
 - ``scan``: the whole ``pipeline.scan.run_scan`` (load, OCR, markers, rarity, tables) with workers=1,
   on the same engine.
 - ``easyocr``: raw full-frame ``easyocr.Reader.readtext`` with its default settings.
 - ``presidio``: ``DicomImageRedactorEngine.redact_and_return_bbox`` (Tesseract, spaCy blank English
   pipeline, metadata deny-list) in /tmp/presidio-venv via a subprocess, on DICOM copies of the same
   pixels. Two recalls: of all text from its Tesseract words (``recall``), and of PHI lines from the
-  boxes it redacts (``phi``). Prints "not installed" without that venv.
+  boxes it redacts (``phi``). Its per-image figures exclude loading; the ``presidio+load`` row
+  times the whole subprocess. Prints "not installed" without that venv.
 ``--sample-data N`` also scores the ufmclean engine on the first N images of sample_data/ per style.
 """
 
@@ -86,15 +95,20 @@ def score(truth: list[dict], boxes: list[list[int]], *, phi_only: bool = False) 
     return recall((BBox(*it["box"]), pred) for it in truth if it["phi"] or not phi_only)
 
 
+def _order(kv: tuple) -> tuple:
+    (tool, size), _ = kv
+    return (int(size) if size.isdigit() else 10**6, size, tool)
+
+
 class Tally:
     """Per (tool, size): images, wall and CPU seconds, and recall counts by style."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, int], dict] = {}
 
-    def add(self, tool: str, size: int, truth: list[dict], boxes: list, wall: float, cpu: float,
+    def add(self, tool: str, size: int | str, truth: list[dict], boxes: list, wall: float, cpu: float,
             phi_boxes: list | None = None) -> None:
-        r = self.rows.setdefault((tool, size), {"n": 0, "wall": 0.0, "cpu": 0.0, "found": 0, "total": 0,
+        r = self.rows.setdefault((tool, str(size)), {"n": 0, "wall": 0.0, "cpu": 0.0, "found": 0, "total": 0,
                                                 "phi": [0, 0], "styles": {}})
         r["n"] += 1
         r["wall"] += wall
@@ -113,7 +127,7 @@ class Tally:
     def as_rows(self) -> list[dict]:
         """Per (tool, size) figures as plain dicts (for ``--json`` / bench/run_all.py)."""
         out = []
-        for (tool, size), r in sorted(self.rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        for (tool, size), r in sorted(self.rows.items(), key=_order):
             out.append({"tool": tool, "size": size, "n": r["n"], "images_per_s": r["n"] / r["wall"],
                         "cpu_s_per_image": r["cpu"] / r["n"],
                         "recall": r["found"] / r["total"] if r["total"] else None,
@@ -121,14 +135,25 @@ class Tally:
         return out
 
     def print(self) -> None:
-        print(f"\n{'tool':<10}{'size':>6}{'n':>4}{'img/s':>8}{'s/img':>8}{'cpu s/img':>10}{'recall':>9}"
+        print(f"\n{'tool':<14}{'set':>6}{'n':>4}{'img/s':>8}{'s/img':>8}{'cpu s/img':>10}{'recall':>9}"
               f"{'phi':>7}  by style (found/total)")
-        for (tool, size), r in sorted(self.rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        for (tool, size), r in sorted(self.rows.items(), key=_order):
             rec = r["found"] / r["total"] if r["total"] else float("nan")
             phi = r["phi"][0] / r["phi"][1] if r["phi"][1] else float("nan")
             styles = " ".join(f"{k}={v[0]}/{v[1]}" for k, v in sorted(r["styles"].items()))
-            print(f"{tool:<10}{size:>6}{r['n']:>4}{r['n'] / r['wall']:>8.2f}{r['wall'] / r['n']:>8.2f}"
+            print(f"{tool:<14}{size:>6}{r['n']:>4}{r['n'] / r['wall']:>8.2f}{r['wall'] / r['n']:>8.2f}"
                   f"{r['cpu'] / r['n']:>10.2f}{rec:>9.3f}{phi:>7.3f}  {styles}")
+
+    def print_ratio(self) -> None:
+        """The like-for-like comparison: ``ufmclean scan`` (CLI) vs Presidio, both with model loading."""
+        for (tool, size), r in sorted(self.rows.items(), key=_order):
+            p = self.rows.get(("presidio+load", size))
+            if tool != "cli" or p is None:
+                continue
+            ours, theirs = r["n"] / r["wall"], p["n"] / p["wall"]
+            print(f"set {size}: ufmclean scan {ours:.2f} img/s (recall {r['found']}/{r['total']}) vs Presidio "
+                  f"{theirs:.2f} img/s (recall {p['found']}/{p['total']}, PHI boxes {p['phi'][0]}/{p['phi'][1]}), "
+                  f"both with model loading: {ours / theirs:.2f}x")
 
 
 def timed(fn):
@@ -156,8 +181,8 @@ def run_whole_scan(engine, root: Path, truth: dict, size: int, tally: Tally) -> 
 
     run = root / "run"
     n = len(truth)
-    _, wall, cpu = timed(lambda: run_scan(root / "png", run, options=ScanOptions(device="cpu"), workers=1,
-                                          engine=engine))
+    options = ScanOptions(device="cpu", engine=getattr(engine, "name", "easyocr"))
+    _, wall, cpu = timed(lambda: run_scan(root / "png", run, options=options, workers=1, engine=engine))
     rows = pq.read_table(run / "findings.parquet").to_pylist()
     for stem, items in truth.items():
         boxes = [[r["x0"], r["y0"], r["x1"], r["y1"]] for r in rows
@@ -178,17 +203,49 @@ def run_easyocr(reader, root: Path, truth: dict, size: int, tally: Tally) -> Non
         tally.add("easyocr", size, truth[png.stem], boxes, wall, cpu)
 
 
-def run_presidio(root: Path, truth: dict, size: int, tally: Tally) -> bool:
+def timed_subprocess(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run ``cmd``; return ``(completed, wall seconds, CPU seconds of the child tree)``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 3, 4):
+        raise RuntimeError(f"{cmd[0]} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run_cli(root: Path, truth: dict, size: str, tally: Tally, *, engine: str, workers: int) -> None:
+    """``ufmclean scan`` as a user runs it (one subprocess: imports and model loading included)."""
+    import pyarrow.parquet as pq
+
+    run = root / f"cli-{engine}"
+    cmd = [str(REPO / ".venv" / "bin" / "ufmclean"), "scan", str(root / "png"), "--out", str(run),
+           "--engine", engine, "--workers", str(workers), "--device", "cpu"]
+    _, wall, cpu = timed_subprocess(cmd)
+    rows = pq.read_table(run / "findings.parquet").to_pylist()
+    n = len(truth)
+    for stem, items in truth.items():
+        boxes = [[r["x0"], r["y0"], r["x1"], r["y1"]] for r in rows
+                 if Path(r["relpath"]).stem == stem and r["kind"] == "text"]
+        tally.add("cli", size, items, boxes, wall / n, cpu / n)
+
+
+def run_presidio(root: Path, truth: dict, size: str, tally: Tally) -> bool:
+    """Presidio in its venv: one subprocess over all files (loading included in ``presidio+load``)."""
     if not (PRESIDIO_PY.exists() and PRESIDIO_MODEL.exists()):
         return False
     files = [str(p) for p in sorted((root / "dicom").glob("*.dcm"))]
-    # Warm up (model and Tesseract start) on the first file, outside the timed list.
-    proc = subprocess.run([str(PRESIDIO_PY), "-c", PRESIDIO_WORKER, json.dumps(files[:1] + files),
-                           str(PRESIDIO_MODEL)], capture_output=True, text=True, check=True)
+    proc, wall, cpu = timed_subprocess([str(PRESIDIO_PY), "-c", PRESIDIO_WORKER, json.dumps(files),
+                                        str(PRESIDIO_MODEL)])
     out = json.loads(proc.stdout.strip().splitlines()[-1])
+    n = len(files)
     for f in files:
         r = out[f]
         tally.add("presidio", size, truth[Path(f).stem], r["words"], r["wall"], r["cpu"], phi_boxes=r["redacted"])
+        tally.add("presidio+load", size, truth[Path(f).stem], r["words"], wall / n, cpu / n, phi_boxes=r["redacted"])
     return True
 
 
@@ -223,49 +280,64 @@ def sample_data_recall(engine, n: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[512, 1024, 2048])
     ap.add_argument("--n", type=int, nargs="+", default=[4, 3, 2], help="images per size (one value or one per size)")
-    ap.add_argument("--tools", nargs="+", default=["ufmclean", "scan", "easyocr", "presidio"])
+    ap.add_argument("--real", type=int, default=12, help="real chest X-rays with TrueType text (0: none)")
+    ap.add_argument("--tools", nargs="+", default=["cli", "ufmclean", "presidio"],
+                    help="cli ufmclean scan easyocr presidio")
+    ap.add_argument("--engine", default="ppocr", help="ufmclean OCR engine: ppocr or easyocr")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes of the cli tool")
     ap.add_argument("--sample-data", type=int, default=0, help="also score the engine on N sample_data images")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads of the in-process engines")
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--json", type=Path, help="also write the per-tool, per-size figures here")
     args = ap.parse_args()
     ns = args.n if len(args.n) == len(args.sizes) else [args.n[0]] * len(args.sizes)
 
-    import torch
-
-    torch.set_num_threads(args.threads)
-    from scan_synth import write_set
+    from scan_synth import write_set, write_truetype_set
 
     engine = reader = None
     if {"ufmclean", "scan"} & set(args.tools) or args.sample_data:
-        from ufmclean.ocr.easyocr_engine import EasyOcrEngine
+        from ufmclean.ocr import get_engine, set_thread_budget
 
-        engine, load_s, _ = timed(lambda: EasyOcrEngine("cpu", strategy="fast"))
-        print(f"ufmclean engine loaded in {load_s:.1f} s")
+        set_thread_budget(args.threads)
+        engine, load_s, _ = timed(lambda: get_engine("cpu", engine=args.engine))
+        print(f"ufmclean {args.engine} engine loaded in {load_s:.1f} s")
     if "easyocr" in args.tools:
         import easyocr
         import easyocr_en_models
+        import torch
 
+        torch.set_num_threads(args.threads)
         reader = easyocr.Reader(["en"], gpu=False, model_storage_directory=easyocr_en_models.model_dir(),
                                 download_enabled=False, verbose=False)
     tally = Tally()
     presidio_ok = None
     with tempfile.TemporaryDirectory(prefix="ufm-bench-scan-") as tmp:
-        for size, n in zip(args.sizes, ns):
-            root = Path(tmp) / str(size)
-            truth = write_set(root, size=size, n=n, seed=args.seed)["images"]
-            print(f"{size}²: {n} images, {sum(len(v) for v in truth.values())} text lines", flush=True)
+        sets = [(str(size), lambda root, size=size, n=n: write_set(root, size=size, n=n, seed=args.seed))
+                for size, n in zip(args.sizes, ns)]
+        if args.real:
+            sets.append(("real", lambda root: write_truetype_set(root, n=args.real, seed=args.seed)))
+        for name, make in sets:
+            root = Path(tmp) / name
+            truth = make(root)["images"]
+            if not truth:
+                print(f"set {name}: no images (../shared/data absent)")
+                continue
+            print(f"set {name}: {len(truth)} images, {sum(len(v) for v in truth.values())} text lines", flush=True)
+            if "cli" in args.tools:
+                run_cli(root, truth, name, tally, engine=args.engine, workers=args.workers)
             if "ufmclean" in args.tools:
-                run_ufmclean(engine, root, truth, size, tally)
+                run_ufmclean(engine, root, truth, name, tally)
             if "scan" in args.tools:
-                run_whole_scan(engine, root, truth, size, tally)
+                run_whole_scan(engine, root, truth, name, tally)
             if "easyocr" in args.tools:
-                run_easyocr(reader, root, truth, size, tally)
+                run_easyocr(reader, root, truth, name, tally)
             if "presidio" in args.tools:
-                presidio_ok = run_presidio(root, truth, size, tally)
+                presidio_ok = run_presidio(root, truth, name, tally)
     tally.print()
+    print()
+    tally.print_ratio()
     if args.json:
         args.json.write_text(json.dumps({"rows": tally.as_rows(), "presidio_installed": presidio_ok is not False}))
     if presidio_ok is False:

@@ -119,3 +119,75 @@ def write_set(root: Path, *, size: int, n: int, seed: int = 0) -> dict:
         truth["images"][stem] = items
     (root / "ground_truth.json").write_text(json.dumps(truth, indent=1))
     return truth
+
+
+#: TrueType faces for the real-X-ray set: matplotlib's bundled DejaVu family (matplotlib is a dependency).
+FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf",
+              "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf")
+POLARITIES = ("white", "black", "label")
+
+
+def real_backgrounds() -> list[Path]:
+    """The full-resolution real chest X-rays of ../shared/data (empty when it is absent)."""
+    folder = SHARED / "cxr_fullres_samples"
+    return sorted(p for p in folder.glob("*/*") if p.suffix.lower() in (".png", ".jpeg", ".jpg")) if folder.is_dir() else []
+
+
+def make_truetype_items(img: np.ndarray, seed: int, n_text: int = 4) -> tuple[np.ndarray, list[dict]]:
+    """Stamp ``n_text`` lines on a copy of ``img`` (uint8 ``(H, W)``) in TrueType fonts; return ``(image, items)``.
+
+    Each line: a random face of ``FONT_FILES``, a height of 1-4% of the image height (at least 10 px),
+    a corner or edge slot, a polarity (white, black, dark on a light label). Items as in
+    :func:`make_items`, with ``font`` and ``style`` = polarity.
+    """
+    from matplotlib import get_data_path
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = random.Random(seed)
+    h, w = img.shape
+    pil = Image.fromarray(img.copy())
+    draw = ImageDraw.Draw(pil)
+    slots = [(0.02, 0.02), (0.55, 0.02), (0.02, 0.93), (0.55, 0.93), (0.02, 0.10), (0.55, 0.86)]
+    words = sorted(WORDS)
+    items = []
+    for i in range(n_text):
+        text = rng.choice(words)
+        face = rng.choice(FONT_FILES)
+        px = max(10, int(h * rng.choice([0.01, 0.015, 0.02, 0.03, 0.04])))
+        font = ImageFont.truetype(str(Path(get_data_path()) / "fonts" / "ttf" / face), px)
+        x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+        fx, fy = slots[i % len(slots)]
+        x = min(int(fx * w), w - (x1 - x0) - 4)
+        y = min(int(fy * h), h - (y1 - y0) - 4)
+        polarity = POLARITIES[(i + seed) % len(POLARITIES)]
+        box = [x + x0, y + y0, x + x1, y + y1]
+        under = float(np.median(img[box[1] : box[3], box[0] : box[2]]))
+        if (polarity == "black" and under < 90) or (polarity == "white" and under > 165):
+            polarity = "label"  # no text a reader could see: black on a black corner, white on bone
+        if polarity == "label":
+            draw.rectangle([box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4], fill=230)
+        draw.text((x, y), text, font=font, fill=255 if polarity == "white" else 15)
+        items.append({"box": box, "text": text, "style": polarity, "phi": WORDS[text], "font": face})
+    return np.asarray(pil), items
+
+
+def write_truetype_set(root: Path, *, n: int, seed: int = 0) -> dict:
+    """``n`` real chest X-rays (cycling through :func:`real_backgrounds`) with TrueType text, under
+    ``root/png`` and ``root/dicom``; returns the ground truth (also ``root/ground_truth.json``).
+    Empty when ../shared/data is absent."""
+    import cv2
+
+    files = real_backgrounds()
+    (root / "png").mkdir(parents=True, exist_ok=True)
+    (root / "dicom").mkdir(parents=True, exist_ok=True)
+    truth: dict = {"size": "real", "images": {}}
+    for k in range(n if files else 0):
+        bg = cv2.imread(str(files[k % len(files)]), cv2.IMREAD_GRAYSCALE)
+        img, items = make_truetype_items(bg, seed + k)
+        stem = f"real_{k:03d}"
+        cv2.imwrite(str(root / "png" / f"{stem}.png"), img)
+        names = [it["text"] for it in items if it["text"] in NAMES]
+        _write_dicom(root / "dicom" / f"{stem}.dcm", img, names[0] if names else "ANON")
+        truth["images"][stem] = items
+    (root / "ground_truth.json").write_text(json.dumps(truth, indent=1))
+    return truth

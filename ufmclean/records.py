@@ -178,8 +178,12 @@ class LoadedImage:
         Stored values for write-back, shape ``(F, H, W)`` for grey or ``(F, H, W, S)`` for colour,
         in the file's own dtype (e.g. uint16, int16; colour as RGB after decoding).
     display : np.ndarray
-        OCR-ready ``uint8`` view, shape ``(F, H, W)`` (grey, MONOCHROME1 already inverted, LUTs
+        Clinical ``uint8`` view, shape ``(F, H, W)`` (grey, MONOCHROME1 already inverted, LUTs
         applied) or ``(F, H, W, 3)`` RGB.
+    views : tuple of (str, np.ndarray)
+        Further ``uint8`` views of the stored values, shaped like ``display`` (``range``: each frame's
+        min-max; ``robust``: percentile stretch), present where they differ from ``display``. OCR,
+        redaction and the residual check look at all of them (:meth:`ocr_views`).
     photometric : str
         Photometric interpretation of ``raw`` (``MONOCHROME1``, ``MONOCHROME2``, ``RGB``, ...).
     overlays : tuple[OverlayPlane, ...]
@@ -193,6 +197,7 @@ class LoadedImage:
     record: ImageRecord
     raw: np.ndarray
     display: np.ndarray
+    views: tuple[tuple[str, np.ndarray], ...] = ()
     photometric: str = "MONOCHROME2"
     overlays: tuple[OverlayPlane, ...] = ()
     header: HeaderSeeds = field(default_factory=HeaderSeeds)
@@ -203,6 +208,10 @@ class LoadedImage:
         """Number of frames."""
         return int(self.raw.shape[0])
 
+    def ocr_views(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """``(("display", display), *views)``: every uint8 view text may be read in."""
+        return (("display", self.display), *self.views)
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -211,6 +220,7 @@ class Finding:
     ``key``/``doc_freq``/``is_rare`` are filled by the rarity stage; ``phi_type`` by PHI typing;
     ``action``/``reasons``/``residual_ok`` by the policy and redaction stages. ``descriptor`` is a
     compact appearance vector for markers (empty for text); it is not written to the tables.
+    ``view`` names the :meth:`LoadedImage.ocr_views` view text was read in (empty for other kinds).
     """
 
     finding_id: str
@@ -229,6 +239,7 @@ class Finding:
     reasons: tuple[str, ...] = ()
     residual_ok: bool | None = None
     descriptor: tuple[float, ...] = ()
+    view: str = ""
 
     def with_(self, **changes: Any) -> Finding:
         """Return a copy with ``changes`` applied."""

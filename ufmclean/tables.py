@@ -42,7 +42,7 @@ def _schemas() -> tuple[Any, Any]:
             ("kind", pa.string()), ("x0", pa.int32()), ("y0", pa.int32()), ("x1", pa.int32()), ("y1", pa.int32()),
             ("text", pa.string()), ("confidence", pa.float64()), ("key", pa.string()), ("doc_freq", pa.int32()),
             ("is_rare", pa.bool_()), ("phi_type", pa.string()), ("action", pa.string()),
-            ("reasons", pa.list_(pa.string())), ("residual_ok", pa.bool_()),
+            ("reasons", pa.list_(pa.string())), ("residual_ok", pa.bool_()), ("view", pa.string()),
         ]
     )  # fmt: skip
     return images, findings
@@ -71,6 +71,7 @@ def finding_row(f: Finding) -> dict[str, Any]:
         "kind": f.kind, "x0": f.bbox.x0, "y0": f.bbox.y0, "x1": f.bbox.x1, "y1": f.bbox.y1, "text": f.text,
         "confidence": float(f.confidence), "key": f.key, "doc_freq": int(f.doc_freq), "is_rare": bool(f.is_rare),
         "phi_type": f.phi_type, "action": f.action, "reasons": list(f.reasons), "residual_ok": f.residual_ok,
+        "view": f.view,
     }  # fmt: skip
 
 
@@ -82,6 +83,7 @@ def row_to_finding(row: dict[str, Any]) -> Finding:
         text=row["text"] or "", confidence=float(row["confidence"]), key=row["key"] or "",
         doc_freq=int(row["doc_freq"]), is_rare=bool(row["is_rare"]), phi_type=row["phi_type"] or "",
         action=row["action"], reasons=tuple(row["reasons"] or ()), residual_ok=row["residual_ok"],
+        view=row.get("view") or "",
     )  # fmt: skip
 
 

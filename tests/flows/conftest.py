@@ -30,7 +30,8 @@ def fake_ocr(monkeypatch) -> HashReader:
     reader = HashReader()
     for device in ("auto", "cpu"):
         for strategy in ("fast", "full"):
-            monkeypatch.setitem(ocr._ENGINES, (device, strategy), reader)
+            for name in ocr.ENGINES:
+                monkeypatch.setitem(ocr._ENGINES, (name, device, strategy), reader)
     return reader
 
 

@@ -39,7 +39,8 @@ def planted_ocr(monkeypatch: pytest.MonkeyPatch) -> FakeOcrEngine:
     engine = FakeOcrEngine(PLANTED)
     for device in ("auto", "cpu"):
         for strategy in ("fast", "full"):
-            monkeypatch.setitem(ocr._ENGINES, (device, strategy), engine)
+            for name in ocr.ENGINES:
+                monkeypatch.setitem(ocr._ENGINES, (name, device, strategy), engine)
     return engine
 
 

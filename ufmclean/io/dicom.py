@@ -12,7 +12,7 @@ import numpy as np
 
 from ufmclean.errors import DecompressionBombError, LoadError, MissingCodecError
 from ufmclean.io.codecs import codec_info, decode_failure_message, mask_quoted, transfer_syntax_name
-from ufmclean.io.display import dicom_display
+from ufmclean.io.display import dicom_display, dicom_views
 from ufmclean.io.overlays import extract_overlays
 from ufmclean.records import HeaderSeeds, ImageRecord, LoadedImage
 
@@ -223,6 +223,7 @@ def _load_dicom(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
         record=rec,
         raw=arr,
         display=np.ascontiguousarray(display),
+        views=dicom_views(ds, arr, photometric, display),
         photometric=photometric,
         overlays=overlays,
         header=header_seeds(ds),

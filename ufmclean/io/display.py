@@ -11,12 +11,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dicom_display", "minmax_uint8", "rgb_to_uint8"]
+__all__ = ["dicom_display", "dicom_views", "grey_views", "minmax_uint8", "rgb_to_uint8"]
 
 #: Fraction of pixels at one end of the windowed range above which the window is called stale.
 CLIPPED_FRACTION = 0.98
 #: Spread (1st..99th percentile) of windowed output, as a fraction of its range, below which the window is called stale.
 MIN_SPREAD = 0.04
+#: Percentiles of a frame's values that bound its ``robust`` view.
+ROBUST_PERCENTILES = (0.5, 99.5)
+#: The ``robust`` view is added when those percentiles span less than this share of the frame's
+#: min-max range (a few outlier pixels then squeeze the data, and its text, into a few grey levels).
+ROBUST_SHARE = 0.5
 
 
 def minmax_uint8(arr: np.ndarray) -> np.ndarray:
@@ -144,3 +149,75 @@ def dicom_display(ds: Any, raw: np.ndarray, photometric: str) -> tuple[np.ndarra
     if pi == "MONOCHROME1":
         display = 255 - display
     return display, tuple(notes)
+
+
+def grey_views(
+    values: np.ndarray, display: np.ndarray, *, invert: bool = False
+) -> tuple[tuple[str, np.ndarray], ...]:
+    """Extra OCR views of grey pixel ``values`` beside the clinical ``display``.
+
+    A model trains on the stored values, so text must be read in them whatever a window shows:
+
+    - ``range``: each frame's own min-max of ``values`` (text hidden by a stale or narrow VOI
+      window, or 8-bit data in a 12/16-bit word, is at full contrast here);
+    - ``robust``: each frame stretched between its 0.5th and 99.5th percentile, only where those span
+      less than half the min-max range (outlier pixels squeeze the rest into a few grey levels).
+
+    A view identical to ``display`` or to an earlier view is not repeated.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        ``(F, H, W)`` real values (the modality output, or the stored values of a raster).
+    display : np.ndarray
+        ``(F, H, W)`` uint8 clinical view of the same frames (not changed).
+    invert : bool
+        MONOCHROME1: views are inverted like ``display`` so that text has the same polarity.
+
+    Returns
+    -------
+    tuple of (name, view)
+        Each view ``(F, H, W)`` uint8; empty when no view differs from ``display``.
+    """
+    v = np.asarray(values)
+    if v.ndim != 3 or display.shape != v.shape:
+        raise ValueError(f"values {v.shape} and display {display.shape} must both be (F, H, W)")
+    ranged = np.empty(v.shape, np.uint8)
+    robust = np.empty(v.shape, np.uint8)
+    squeezed = False
+    for i, frame in enumerate(v):
+        f = np.asarray(frame, dtype=np.float32)
+        lo, hi = float(f.min()), float(f.max())
+        ranged[i] = _range_uint8(f, lo, hi)
+        sample = f.ravel()[:: max(1, f.size // 250_000)]
+        p_lo, p_hi = (float(x) for x in np.percentile(sample, ROBUST_PERCENTILES))
+        if hi > lo and p_hi > p_lo and (p_hi - p_lo) < ROBUST_SHARE * (hi - lo):
+            squeezed = True
+            robust[i] = _range_uint8(f, p_lo, p_hi)
+        else:
+            robust[i] = ranged[i]
+    out: list[tuple[str, np.ndarray]] = []
+    for name, view, wanted in (("range", ranged, True), ("robust", robust, squeezed)):
+        if invert:
+            view = 255 - view
+        if wanted and not np.array_equal(view, display) and not any(np.array_equal(view, o) for _, o in out):
+            out.append((name, view))
+    return tuple(out)
+
+
+def dicom_views(ds: Any, raw: np.ndarray, photometric: str, display: np.ndarray) -> tuple[tuple[str, np.ndarray], ...]:
+    """Extra OCR views (:func:`grey_views`) of decoded grey DICOM pixels; none for colour or palette.
+
+    ``raw``: ``(F, H, W)`` stored values; ``display``: their uint8 clinical view from
+    :func:`dicom_display`. The views come from the modality output (rescale / modality LUT), or from
+    the stored values when those tags are malformed.
+    """
+    from pydicom.pixels import apply_modality_lut
+
+    if raw.ndim != 3 or photometric.upper() == "PALETTE COLOR" or display.ndim != 3:
+        return ()
+    try:
+        values = apply_modality_lut(raw, ds)
+    except Exception:  # noqa: BLE001 - malformed rescale/LUT tags; dicom_display has noted it
+        values = raw
+    return grey_views(values, display, invert=photometric.upper() == "MONOCHROME1")

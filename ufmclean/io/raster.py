@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ufmclean.errors import DecompressionBombError, LoadError
-from ufmclean.io.display import minmax_uint8, rgb_to_uint8
+from ufmclean.io.display import grey_views, minmax_uint8, rgb_to_uint8
 from ufmclean.records import ImageRecord, LoadedImage
 
 __all__ = ["load_raster", "raster_header_info"]
@@ -164,6 +164,9 @@ def load_raster(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
         photometric = "RGB" if raw.shape[-1] == 3 else "RGBA"
         display = rgb_to_uint8(raw)
     rec = record.with_(rows=int(raw.shape[1]), cols=int(raw.shape[2]), frames=int(raw.shape[0]))
+    # Deeper grey: the display already is each frame's min-max; a robust view where outliers squeeze it.
+    views = grey_views(raw, display) if raw.ndim == 3 and raw.dtype not in (np.uint8, bool) else ()
     return LoadedImage(
-        record=rec, raw=raw, display=np.ascontiguousarray(display), photometric=photometric, notes=tuple(notes)
+        record=rec, raw=raw, display=np.ascontiguousarray(display), views=views, photometric=photometric,
+        notes=tuple(notes),
     )

@@ -62,6 +62,8 @@ class EasyOcrEngine:
         Settings of the fast strategy's candidate pass.
     """
 
+    name = "easyocr"
+
     def __init__(
         self,
         device: str = "auto",

@@ -46,12 +46,14 @@ def part_schema() -> Any:
             ("finding_id", pa.string()), ("relpath", pa.string()), ("frame", pa.int32()), ("kind", pa.string()),
             ("x0", pa.int32()), ("y0", pa.int32()), ("x1", pa.int32()), ("y1", pa.int32()), ("text", pa.string()),
             ("confidence", pa.float64()), ("phi_type", pa.string()), ("descriptor", pa.list_(pa.float32())),
+            ("view", pa.string()),
         ]
     )  # fmt: skip
 
 
 _IMAGE_NULLS = dict.fromkeys(
-    ("finding_id", "relpath", "frame", "kind", "x0", "y0", "x1", "y1", "text", "confidence", "phi_type", "descriptor")
+    ("finding_id", "relpath", "frame", "kind", "x0", "y0", "x1", "y1", "text", "confidence", "phi_type", "descriptor",
+     "view")
 )
 _FINDING_NULLS = dict.fromkeys(("status", "error", "rows", "cols", "frames", "modality"))
 
@@ -70,7 +72,7 @@ def write_part(path: str | os.PathLike[str], images: Sequence[ImageScan], findin
         rows.append({"row": "finding", "image_id": f.image_id, **_FINDING_NULLS, "finding_id": f.finding_id,
                      "relpath": f.relpath, "frame": int(f.frame), "kind": f.kind, "x0": f.bbox.x0, "y0": f.bbox.y0,
                      "x1": f.bbox.x1, "y1": f.bbox.y1, "text": f.text, "confidence": float(f.confidence),
-                     "phi_type": f.phi_type, "descriptor": [float(v) for v in f.descriptor]})
+                     "phi_type": f.phi_type, "descriptor": [float(v) for v in f.descriptor], "view": f.view})
         n += 1
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, mode=PART_MODE) as tmp:
@@ -90,7 +92,7 @@ def _split_rows(rows: Iterable[dict[str, Any]]) -> tuple[list[ImageScan], list[F
                 finding_id=r["finding_id"], image_id=r["image_id"], relpath=r["relpath"], frame=int(r["frame"]),
                 kind=r["kind"], bbox=BBox(int(r["x0"]), int(r["y0"]), int(r["x1"]), int(r["y1"])),
                 text=r["text"] or "", confidence=float(r["confidence"]), phi_type=r["phi_type"] or "",
-                descriptor=tuple(r["descriptor"] or ()),
+                descriptor=tuple(r["descriptor"] or ()), view=r.get("view") or "",
             ))  # fmt: skip
     return images, findings
 

@@ -155,6 +155,24 @@ def _inpaint_frame(frame: np.ndarray, mask: np.ndarray, *, radius: int) -> np.nd
     return out
 
 
+def _strokes_in_views(views: Sequence[np.ndarray], frame: int, box: BBox, *, margin: int, dilate_px: int) -> np.ndarray:
+    """Union of ``box``'s stroke masks over the views in which strokes were found.
+
+    :func:`stroke_mask` returns the whole box when a view shows no stroke (a dark window hides the
+    text): such a view adds nothing unless no view shows strokes, which gives the whole box.
+    """
+    masks = [stroke_mask(v[frame], box, margin=margin, dilate_px=dilate_px) for v in views]
+    h, w = masks[0].shape
+    inner = box.clip(h, w)
+    found = [m for m in masks if not (int(m.sum()) == inner.area and m[inner.slices].all())]
+    if not found:
+        return masks[0]
+    out = found[0].copy()
+    for m in found[1:]:
+        out |= m
+    return out
+
+
 def redact_image(
     raw: np.ndarray,
     display: np.ndarray,
@@ -163,6 +181,7 @@ def redact_image(
     margin: int = 2,
     dilate_px: int = 2,
     inpaint_radius: int = 3,
+    extra_views: Sequence[np.ndarray] = (),
 ) -> tuple[np.ndarray, dict[tuple[str, int], int]]:
     """Redact ``regions`` on a copy of ``raw``.
 
@@ -174,6 +193,10 @@ def redact_image(
         ``uint8`` display view ``(F, H, W)`` or ``(F, H, W, 3)`` used to find strokes.
     regions : iterable of RedactionRegion
         From :func:`regions_for_image`.
+    extra_views : sequence of np.ndarray
+        Further ``uint8`` views shaped like ``display`` (the loader's ``views``): a region's strokes
+        are the union of its stroke masks in every view, so text that the clinical window hides
+        but the stored range shows is inpainted whole.
 
     Returns
     -------
@@ -187,6 +210,9 @@ def redact_image(
         raise ValueError(f"raw {raw.shape} and display {display.shape} must share (F, H, W)")
     if raw.dtype.kind not in "uif":
         raise ValueError(f"cannot redact pixel dtype {raw.dtype}")
+    if any(v.shape != display.shape for v in extra_views):
+        raise ValueError("extra_views must be shaped like display")
+    views = (display, *extra_views)
     out = raw.copy()
     h, w = raw.shape[1:3]
     by_frame: dict[int, list[RedactionRegion]] = {}
@@ -196,7 +222,7 @@ def redact_image(
     for frame, items in sorted(by_frame.items()):
         union = np.zeros((h, w), dtype=bool)
         for r in (r for r in items if r.mode == "inpaint"):
-            m = stroke_mask(display[frame], r.bbox, margin=margin, dilate_px=dilate_px)
+            m = _strokes_in_views(views, frame, r.bbox, margin=margin, dilate_px=dilate_px)
             pixels[(r.finding_id, frame)] = int(m.sum())
             union |= m
         if union.any():

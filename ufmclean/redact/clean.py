@@ -37,12 +37,22 @@ class CleanOutcome:
     attempt: np.ndarray | None = None
 
 
-def _display_after(loaded: LoadedImage, new_raw: np.ndarray, frames: set[int]) -> np.ndarray:
-    """Display view of ``new_raw`` for ``frames`` (others copied from the original display)."""
-    after = loaded.display.copy()
+def _view_after(loaded: LoadedImage, view: np.ndarray, new_raw: np.ndarray, frames: set[int]) -> np.ndarray:
+    """``view`` (one of the loader's uint8 views) of ``new_raw`` for ``frames``; others copied from it."""
+    after = view.copy()
     for g in frames:
-        after[g] = display_like(new_raw[g], loaded.raw[g], loaded.display[g])
+        after[g] = display_like(new_raw[g], loaded.raw[g], view[g])
     return after
+
+
+def _worst(per_view: list[list[ResidualResult]]) -> list[ResidualResult]:
+    """Per region, the first failing view's result (else the most similar read): clean in one view and
+    legible in another is not clean."""
+    out = []
+    for results in zip(*per_view):
+        failed = [r for r in results if not r.ok]
+        out.append(failed[0] if failed else max(results, key=lambda r: (r.similarity, r.n_read)))
+    return out
 
 
 def _redact_and_check(
@@ -54,14 +64,19 @@ def _redact_and_check(
     new_raw, _ = redact_image(
         loaded.raw, loaded.display, regions,
         margin=policy.box_margin, dilate_px=policy.dilate_px, inpaint_radius=policy.inpaint_radius,
+        extra_views=[v for _, v in loaded.views],
     )
     results: list[ResidualResult] = []
     if policy.residual_check and regions:
-        after = _display_after(loaded, new_raw, {r.frame for r in regions})
-        results = check_residual(
-            {f.finding_id: f for f in todo}, regions, loaded.display, after, engine=engine,
-            margin=policy.residual_margin, similarity=policy.residual_similarity,
-        )
+        frames = {r.frame for r in regions}
+        per_view = [
+            check_residual(
+                {f.finding_id: f for f in todo}, regions, view, _view_after(loaded, view, new_raw, frames),
+                engine=engine, margin=policy.residual_margin, similarity=policy.residual_similarity,
+            )
+            for _, view in loaded.ocr_views()
+        ]
+        results = _worst(per_view)
     return new_raw, regions, results
 
 
