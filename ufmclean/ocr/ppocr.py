@@ -115,12 +115,15 @@ class TextDetector:
         self.settings = settings or DetectorSettings()
         self._session = _session(model_dir() / DET_MODEL, device=device, threads=threads)
 
-    def probability(self, grey: np.ndarray) -> tuple[np.ndarray, float, float]:
-        """DB text probability map of ``grey`` (uint8 ``(H, W)``) and the ``(sy, sx)`` map→frame factors."""
+    def probability(self, grey: np.ndarray, *, scale: float | None = None) -> tuple[np.ndarray, float, float]:
+        """DB text probability map of ``grey`` (uint8 ``(H, W)``) and the ``(sy, sx)`` map→frame factors.
+
+        ``scale``: resize factor (default :func:`detector_scale`); sizes are rounded to multiples of 32.
+        """
         import cv2
 
         h, w = grey.shape
-        scale = detector_scale((h, w), self.settings)
+        scale = detector_scale((h, w), self.settings) if scale is None else float(scale)
         rh = max(32, int(round(h * scale / 32)) * 32)
         rw = max(32, int(round(w * scale / 32)) * 32)
         interp = cv2.INTER_AREA if rh * rw < h * w else cv2.INTER_CUBIC
@@ -128,9 +131,10 @@ class TextDetector:
         out = self._session.run(None, {"x": _to_tensor(img)})[0]
         return out[0, 0], h / rh, w / rw
 
-    def detect(self, grey: np.ndarray) -> list[BBox]:
-        """Text boxes of ``grey`` (uint8 ``(H, W)``), clipped to it, in reading order."""
-        prob, sy, sx = self.probability(grey)
+    def detect(self, grey: np.ndarray, *, scale: float | None = None) -> list[BBox]:
+        """Text boxes of ``grey`` (uint8 ``(H, W)``), clipped to it, in reading order (``scale`` as in
+        :meth:`probability`)."""
+        prob, sy, sx = self.probability(grey, scale=scale)
         return boxes_from_probability(prob, sy=sy, sx=sx, shape=grey.shape, settings=self.settings)
 
 
@@ -200,13 +204,11 @@ class TextRecognizer:
     def recognize(self, grey: np.ndarray, boxes: list[BBox]) -> list[tuple[str, float]]:
         """Text and mean character confidence for each box of ``grey`` (uint8 ``(H, W)``)."""
         crops = [self._crop(grey, b) for b in boxes]
-        order = np.argsort([c.shape[1] for c in crops], kind="stable")
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        for idx in _width_batches([c.shape[1] for c in crops], batch_size=self.batch_size, min_width=self.min_width):
             # PaddleOCR pads every batch to at least 320 px; the model is convolutional + CTC over
-            # the width, so padding a batch of short words only to its own widest crop (multiple of
-            # 8) reads the same and costs a fraction (most burned-in boxes are 1-3 words).
+            # the width, so padding a batch only to its own widest crop (multiple of 8) reads the
+            # same and costs a fraction: most burned-in boxes are 1-3 words, many a lone letter.
             width = -(-max(self.min_width, max(crops[i].shape[1] for i in idx)) // 8) * 8
             batch = np.zeros((len(idx), 3, self.height, width), np.float32)
             for row, i in enumerate(idx):
@@ -226,3 +228,18 @@ class TextRecognizer:
         if not keep.any():
             return "", 0.0
         return "".join(self._chars[best[keep]]), float(conf[keep].mean())
+
+
+def _width_batches(widths: list[int], *, batch_size: int, min_width: int, max_waste: float = 1.3) -> list[list[int]]:
+    """Indices of ``widths`` grouped into recogniser batches: sorted by width, at most ``batch_size``
+    each, and a new batch whenever a crop is more than ``max_waste`` x the batch's narrowest (the
+    recogniser's cost is the batch's padded area, so a long line must not pad 15 lone letters)."""
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        w = max(widths[i], min_width)
+        if batches and len(batches[-1]) < batch_size and w <= max_waste * max(widths[batches[-1][0]], min_width):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
