@@ -161,7 +161,7 @@ def open_run(input_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str],
 
     Yields the :class:`RunDir` (resolved). Raises :class:`UsageError` for overlapping, missing or
     unwritable folders and :class:`~ufmclean.run_lock.RunLockedError` when another run holds it.
-    Re-entrant within one process.
+    Re-entrant within one thread.
     """
     from ufmclean.run_lock import hold_run_lock
     from ufmclean.run_manifest import adopt_legacy_outputs

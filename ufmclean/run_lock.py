@@ -5,7 +5,8 @@ crash never leaves the folder locked on this host) plus the holder's identity wr
 file, which a refusal quotes. A lock file whose holder is gone — no ``flock`` held and, on this
 host, no live process with its PID — is taken over with a warning. A lock written on another host
 is never taken over (``flock`` may not reach across a network file system): the message says how to
-clear it. The lock is re-entrant within one process (``run_sanitize`` runs ``run_scan`` inside it).
+clear it. The lock is re-entrant within one thread (``run_sanitize`` runs ``run_scan`` inside it);
+another thread of the same process is refused like another process.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = ["LOCK_MODE", "RunLockedError", "hold_run_lock", "lock_holder"]
 log = logging.getLogger(__name__)
 
 LOCK_MODE = 0o644
-_HELD: dict[str, list[Any]] = {}  # resolved lock path -> [fd, depth], for re-entry in this process
+_HELD: dict[tuple[str, int], list[Any]] = {}  # (lock path, thread) -> [fd, depth], for re-entry
 _GUARD = threading.Lock()
 
 
@@ -111,11 +112,12 @@ def _take_over_check(path: Path, folder: Path, fd: int) -> None:
 def hold_run_lock(path: str | os.PathLike[str], *, command: str = "") -> Iterator[dict[str, Any]]:
     """Hold the run folder's lock for the ``with`` block; yields the identity written into it.
 
-    Raises :class:`RunLockedError` when another live run holds it and :class:`UsageError` when the
-    folder cannot be written. The lock file is removed on exit.
+    Raises :class:`RunLockedError` when another live run (another process, or another thread of
+    this one) holds it and :class:`UsageError` when the folder cannot be written. Re-entrant in the
+    holding thread. The lock file is removed on exit.
     """
     lock = Path(path)
-    key = str(lock.resolve())
+    key = (str(lock.resolve()), threading.get_ident())
     folder = lock.parent
     with _GUARD:
         held = _HELD.get(key)
