@@ -76,9 +76,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
     try:
         with atomic_output(dest, mode=mode) as tmp:
             with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                fh.write(data)  # atomic_output fsyncs it before the rename
     except OSError as exc:
         raise WriteError(
             f"could not write {dest.name}: {exc.strerror or exc}; check the output folder is writable"
