@@ -183,3 +183,18 @@ def test_sanitize_outputs_ok_is_the_library_rule(tmp_path: Path, fake_ocr) -> No
     assert part.exists(), "the flow deleted a part (the library decides and rewrites it)"
     pq_rows = pq.read_table(rd.images_table).to_pylist()
     assert {r["clean_status"] for r in pq_rows} <= {"written", "copied"}
+
+
+def test_an_image_in_a_symlinked_folder_outside_the_tree_is_written(tmp_path: Path, fake_ocr) -> None:
+    """Issue 16, 11: it used to fail with "refusing to write inside the input folder" (the input root
+    was guessed by climbing from the link's target, here up to ``tmp_path``, which holds RUN)."""
+    outside = planted_tree(tmp_path / "elsewhere")
+    inp, run = tmp_path / "in", tmp_path / "run"
+    (inp / "sub").mkdir(parents=True)
+    (inp / "sub" / "linked").symlink_to(outside / "a")
+    before = tree_digest(outside)
+    assert sanitize_cli(inp, run) == 0
+    rows = {r["relpath"]: r for r in pq.read_table(RunDir(run).images_table).to_pylist()}
+    assert rows["sub/linked/img_2.png"]["clean_status"] == "written"
+    assert (run / "clean" / "sub" / "linked" / "img_2.png").is_file()
+    assert tree_digest(outside) == before
