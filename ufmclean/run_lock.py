@@ -66,13 +66,17 @@ def _describe(holder: dict[str, Any] | None) -> str:
     return f"another ufmclean run (PID {holder.get('pid')} on host {holder.get('host')}, since {holder.get('started')})"
 
 
+def _unwritable(folder: Path, exc: OSError) -> UsageError:
+    return UsageError(f"run folder {folder} is not writable ({exc.strerror or exc}); choose a writable --out")
+
+
 def _open_locked(path: Path, folder: Path) -> int:
     """Open ``path`` and take its flock; retries when the file was replaced meanwhile. Returns the fd."""
     for _ in range(20):
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, LOCK_MODE)
         except OSError as exc:
-            raise UsageError(f"run folder {folder} is not writable ({exc.strerror or exc}); choose a writable --out") from None
+            raise _unwritable(folder, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -140,7 +144,7 @@ def hold_run_lock(path: str | os.PathLike[str], *, command: str = "") -> Iterato
         os.fsync(fd)
     except OSError as exc:
         os.close(fd)
-        raise UsageError(f"run folder {folder} is not writable ({exc.strerror or exc}); choose a writable --out") from None
+        raise _unwritable(folder, exc) from None
     with _GUARD:
         _HELD[key] = [fd, 1]
     try:
