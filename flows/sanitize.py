@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,6 +29,7 @@ from ufmclean.pipeline import sanitize as sanitize_stage
 from ufmclean.pipeline import scan as scan_stage
 from ufmclean.policy import Policy, load_policy
 from ufmclean.records import ImageRecord
+from ufmclean.run_dir import check_run_dirs, open_run, refuse_inputs_inside, usable_sanitize_part, usable_scan_part
 
 #: Batch tasks: resumable across runs (no run id in the key), small JSON results, retried with backoff.
 BATCH_TASK = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json",
@@ -95,26 +97,31 @@ def content_key(records: list[ImageRecord]) -> str:
 
 
 def scan_outputs_ok(result: dict[str, Any], *, run: Path, records: dict[str, ImageRecord]) -> bool:
-    """True when the scan part a batch result names is on disk."""
-    return scan_stage.part_path(run, result["batch_key"]).is_file()
+    """True when the scan part a batch result names may be reused (the library's rule)."""
+    return usable_scan_part(run, result["batch_key"]) is not None
 
 
 def sanitize_outputs_ok(result: dict[str, Any], *, run: Path, records: dict[str, ImageRecord]) -> bool:
-    """True when the batch's part and every ``clean/`` file it wrote or copied are on disk.
+    """True when the batch's part may be reused: the library's rule (readable, and every ``clean/``
+    file it wrote or copied on disk). When it may not, the rerun task recomputes it (the library
+    checks the same rule before reusing a part)."""
+    return usable_sanitize_part(run, result["batch_key"], relpaths=_Relpaths(records)) is not None
 
-    A part whose clean files were deleted is removed too: the library would otherwise reuse it.
-    """
-    import pyarrow.parquet as pq
 
-    part = run / ".work" / "sanitize" / f"{result['batch_key']}.parquet"
-    if not part.is_file():
-        return False
-    rows = pq.read_table(part, columns=["row", "image_id", "clean_status"]).to_pylist()
-    done = [r["image_id"] for r in rows if r["row"] == "image" and r["clean_status"] in ("written", "copied")]
-    if all((run / "clean" / records[i].relpath).is_file() for i in done if i in records):
-        return True
-    part.unlink()
-    return False
+class _Relpaths(Mapping):
+    """image id -> relpath over the discovered records (a view: built per call at no cost)."""
+
+    def __init__(self, records: dict[str, ImageRecord]) -> None:
+        self._records = records
+
+    def __getitem__(self, image_id: str) -> str:
+        return self._records[image_id].relpath
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
 
 
 def run_batches(runner: Any, batch_task: Any, batches: list[dict[str, Any]], *, statics: dict[str, Any],
@@ -172,12 +179,6 @@ def run_batches(runner: Any, batch_task: Any, batches: list[dict[str, Any]], *, 
     return counts
 
 
-def _check_dirs(input_dir: str, output_dir: str) -> tuple[Path, Path]:
-    src, run = scan_stage.check_run_dirs(input_dir, output_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    return src, run
-
-
 # -------------------------------------------------------------------------------------------- flow
 @flow(name="sanitize", description="Find and remove rare or PHI burned-in features; write RUN/clean, tables and report.html.")
 def sanitize(
@@ -194,7 +195,7 @@ def sanitize(
     Parameters
     ----------
     input_dir, output_dir : str
-        Dataset (read only) and run folder (created; not inside the dataset).
+        Dataset (read only) and run folder (created; the two may not overlap; locked while the flow runs).
     action : {"inpaint", "mask", "flag"}, optional
         Overrides the policy's action.
     rare_max_images : int, optional
@@ -212,11 +213,19 @@ def sanitize(
     dict
         PHI-free summary: counts by outcome/action/reason, batch counts, timings, report path.
     """
-    logger = get_run_logger()
     # Library loggers are forwarded at their own level (PREFECT_LOGGING_EXTRA_LOGGERS=ufmclean).
     logging.getLogger("ufmclean").setLevel(logging.INFO)
     kind, n_workers = resolve_runner(runner, workers)
-    src, run = _check_dirs(input_dir, output_dir)
+    src, _ = check_run_dirs(input_dir, output_dir)
+    with open_run(src, output_dir, command="sanitize flow") as rd:
+        return _sanitize_locked(src, rd.root, options=options, action=action, rare_max_images=rare_max_images,
+                                kind=kind, n_workers=n_workers)
+
+
+def _sanitize_locked(src: Path, run: Path, *, options: SanitizeSettings, action: Optional[str],
+                     rare_max_images: Optional[int], kind: str, n_workers: int) -> dict[str, Any]:
+    """The flow's body, run while the flow holds the run folder's lock."""
+    logger = get_run_logger()
     policy, scan_opts, san_opts = build_options(options, action=action, rare_max_images=rare_max_images)
     progress = Progress(key="sanitize-progress", description="Batches done (scan, then sanitize)",
                         weights={"scan": 0.6, "sanitize": 0.35, "report": 0.05})
@@ -225,6 +234,7 @@ def sanitize(
     t0 = time.perf_counter()
     records = discover_task(str(src), options.labels_csv)
     timings["discover"] = time.perf_counter() - t0
+    refuse_inputs_inside((r.path for r in records if r.status != "error"), run)
     by_id = {r.image_id: r for r in records}
     scan_batches = scan_stage.make_batches(records, batch_size=scan_opts.batch_size)
     logger.info("discovered %d files (%d to scan in %d batches); runner %s x%d", len(records),

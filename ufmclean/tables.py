@@ -19,9 +19,11 @@ __all__ = [
     "image_row",
     "read_findings_table",
     "read_images_table",
+    "read_rows",
     "row_to_finding",
     "write_findings_table",
     "write_images_table",
+    "write_rows",
 ]
 
 
@@ -146,3 +148,26 @@ def read_images_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def read_findings_table(path: str | os.PathLike[str]) -> list[Finding]:
     """Rows of ``findings.parquet`` as :class:`Finding` records (``descriptor`` empty)."""
     return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA)]
+
+
+def read_rows(path: str | os.PathLike[str], *, image_ids: Iterable[str] | None = None,
+              columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of any run-folder Parquet file as dicts (``[]`` when it does not exist).
+
+    ``image_ids`` keeps only those rows (a read filter on ``image_id``); ``columns`` reads only those.
+    A damaged file raises the reader's error: callers that can recompute it use
+    :func:`ufmclean.run_dir.read_part_rows`.
+    """
+    import pyarrow.parquet as pq
+
+    if not os.path.isfile(path):
+        return []
+    filters = [("image_id", "in", list(image_ids))] if image_ids is not None else None
+    cols = list(columns) if columns is not None else None
+    return pq.read_table(path, filters=filters, columns=cols).to_pylist()
+
+
+def write_rows(path: str | os.PathLike[str], rows: list[dict[str, Any]], *, mode: int, schema: Any = None) -> int:
+    """Write row dicts as a Parquet file atomically (fsync'ed, then renamed; ``mode`` bits); returns the count."""
+    _write(path, rows, schema, mode)
+    return len(rows)

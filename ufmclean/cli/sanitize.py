@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     @app.command("sanitize")
     def sanitize_cmd(  # noqa: PLR0913 - one option per flag
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
-        out: Annotated[Path, typer.Option("--out", help="Run folder: tables, clean/ copies, report.html.")],
+        out: Annotated[str, typer.Option("--out", help="Run folder: tables, clean/ copies, report.html.")],
         action: Annotated[Optional[str], typer.Option("--action", help="inpaint | mask | flag (report only).")] = None,  # noqa: UP045
         policy_file: Annotated[Optional[Path], typer.Option("--policy", help="Policy TOML file (see docs).")] = None,  # noqa: UP045
         rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
@@ -42,15 +42,17 @@ def register(app: typer.Typer) -> None:
         from ufmclean.errors import UsageError
         from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
         from ufmclean.policy import load_policy
+        from ufmclean.run_dir import check_out_arg
 
         console = Console(stderr=True)
         try:
+            run_dir = check_out_arg(out)
             policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
             options = SanitizeOptions(device=device, engine=engine, show_text=show_text)
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
-            result = run_sanitize(input_dir, out, policy=policy, options=options, workers=workers, progress=done)
+            result = run_sanitize(input_dir, run_dir, policy=policy, options=options, workers=workers, progress=done)
         except UsageError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(EXIT_USAGE) from None
         s = result["sanitize"]
         by = s["by_clean_status"]

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     @app.command("scan")
     def scan_cmd(  # noqa: PLR0913 - one option per flag
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
-        out: Annotated[Path, typer.Option("--out", help="Run folder: images.parquet, findings.parquet, summary.json.")],
+        out: Annotated[str, typer.Option("--out", help="Run folder: images.parquet, findings.parquet, summary.json.")],
         workers: Annotated[int, typer.Option("--workers", help="Worker processes (one OCR model each).")] = 1,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
         rare_max_images: Annotated[int, typer.Option(
@@ -55,9 +55,11 @@ def register(app: typer.Typer) -> None:
 
         from ufmclean.errors import UsageError
         from ufmclean.pipeline.scan import ScanOptions, run_scan
+        from ufmclean.run_dir import RunDir, check_out_arg
 
         console = Console(stderr=True)
         try:
+            run_dir = check_out_arg(out)
             if fail_on is not None and fail_on not in FAIL_ON:
                 raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
             options = ScanOptions(rare_max_images=rare_max_images, device=device, engine=engine, strategy=strategy,
@@ -66,19 +68,19 @@ def register(app: typer.Typer) -> None:
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=True) as bar:
                 task = bar.add_task("scan", total=None)
-                summary = run_scan(input_dir, out, options=options, workers=workers, labels_csv=labels,
+                summary = run_scan(input_dir, run_dir, options=options, workers=workers, labels_csv=labels,
                                    progress=lambda r: bar.update(task, total=r["n_total_images"],
                                                                       advance=r["n_images"]))
         except UsageError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(EXIT_USAGE) from None
         except ValueError as exc:  # e.g. --device cuda without a GPU (engine construction)
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(EXIT_USAGE) from None
         console.print(
             f"{summary['n_files']} files: {summary['n_ok']} scanned, {summary['n_error']} errors, "
             f"{summary['n_skipped']} skipped; {summary['n_findings']} findings ({summary['by_kind']}), "
-            f"{summary['n_rare']} rare, {summary['n_phi']} PHI-typed -> {out / 'findings.parquet'}"
+            f"{summary['n_rare']} rare, {summary['n_phi']} PHI-typed -> {RunDir(run_dir).findings_table}"
         )
         matched = fail_on_matches(summary, fail_on)
         if matched:

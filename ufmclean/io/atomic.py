@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,30 +11,61 @@ from pathlib import Path
 
 from ufmclean.errors import UsageError, WriteError
 
-__all__ = ["atomic_output", "atomic_write_bytes", "safe_join"]
+__all__ = ["atomic_output", "atomic_write_bytes", "fsync_path", "safe_join", "temp_prefix"]
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it is chmod-ed to ``mode`` and renamed onto ``path``.
+    """Yield a temporary path next to ``path``; on success it is chmod-ed to ``mode``, fsync'ed and
+    renamed onto ``path``.
 
     Parent folders are created. On any exception the temporary file is removed and ``path`` is
-    left as it was (absent or the previous version), so readers never see a half-written file.
+    left as it was (absent or the previous version), so readers never see a half-written file. The
+    data reach the disk before the rename, so after a power loss ``path`` is the old or the new
+    version, never an empty or truncated one. The temporary name fits the file system's NAME_MAX
+    even when ``path``'s own name is close to it.
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(dest), suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         os.chmod(tmp, mode)
         yield tmp
         os.chmod(tmp, mode)  # writers may have recreated the file
+        fsync_path(tmp)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def temp_prefix(dest: Path) -> str:
+    """Prefix of ``dest``'s temporary name: ``.<name>.``, or ``.<hash of name>.`` when that would not fit
+    NAME_MAX together with :func:`tempfile.mkstemp`'s random part and the ``.tmp`` suffix."""
+    try:
+        name_max = os.pathconf(dest.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    prefix = f".{dest.name}."
+    if len(os.fsencode(prefix)) + _RANDOM_AND_SUFFIX > name_max:
+        prefix = f".{hashlib.sha256(os.fsencode(dest.name)).hexdigest()[:16]}."
+    return prefix
+
+
+#: mkstemp's random part (8 characters) plus the ``.tmp`` suffix, with room to spare.
+_RANDOM_AND_SUFFIX = 16
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a closed file's data to disk (``fsync`` through a read-only descriptor)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> Path:
@@ -44,9 +76,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
     try:
         with atomic_output(dest, mode=mode) as tmp:
             with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                fh.write(data)  # atomic_output fsyncs it before the rename
     except OSError as exc:
         raise WriteError(
             f"could not write {dest.name}: {exc.strerror or exc}; check the output folder is writable"

@@ -15,6 +15,7 @@ from ufmclean.errors import UfmError, UsageError
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.io.discover import discover
 from ufmclean.io.load import DEFAULT_MAX_PIXELS, load_image
+from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside
 
 __all__ = ["run_discover"]
 
@@ -44,18 +45,24 @@ def run_discover(
 
     Writes ``run_dir/images.parquet`` (one row per file, with status/error) and
     ``run_dir/summary.json``; returns the summary dict (counts, timings, settings, versions; no
-    file content). ``progress(done, total)`` is called after each file. ``run_dir`` may not lie
-    inside ``input_dir``.
+    file content). ``progress(done, total)`` is called after each file. ``run_dir`` and
+    ``input_dir`` may not overlap; the run folder is locked while it runs.
     """
-    from ufmclean.tables import image_row, write_images_table
 
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
         raise UsageError(f"max_pixels must be a positive integer, got {max_pixels!r}")
-    src, run = Path(input_dir).resolve(), Path(run_dir).resolve()
-    if run == src or src in run.parents:
-        raise UsageError("the run folder must not be inside the input folder; choose --out elsewhere")
+    src, _ = check_run_dirs(input_dir, os.fspath(run_dir))
+    with open_run(src, run_dir, command="discover") as rd:
+        return _discover_locked(src, rd, labels_csv=labels_csv, max_pixels=max_pixels, progress=progress)
+
+
+def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str] | None, max_pixels: int,
+                     progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    from ufmclean.tables import image_row, write_images_table
+
     t0 = time.perf_counter()
     records = discover(src, labels_csv=labels_csv)
+    refuse_inputs_inside((r.path for r in records if r.status != "error"), rd.root)
     t_discover = time.perf_counter() - t0
     rows, error_kinds = [], Counter()
     for i, rec in enumerate(records):
@@ -70,8 +77,7 @@ def run_discover(
         rows.append(image_row(rec))
         if progress is not None:
             progress(i + 1, len(records))
-    run.mkdir(parents=True, exist_ok=True)
-    write_images_table(run / "images.parquet", rows)
+    write_images_table(rd.images_table, rows)
     status = Counter(r["status"] for r in rows)
     summary = {
         "stage": "discover",
@@ -86,5 +92,5 @@ def run_discover(
         "settings": {"max_pixels": max_pixels, "labels_csv": labels_csv is not None},
         "versions": package_versions(),
     }
-    atomic_write_bytes(run / "summary.json", json.dumps(summary, indent=2, sort_keys=True).encode())
+    atomic_write_bytes(rd.summary, json.dumps(summary, indent=2, sort_keys=True).encode())
     return summary

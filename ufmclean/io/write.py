@@ -37,10 +37,12 @@ def _version() -> str:
 
 def _check_dest(loaded: LoadedImage, dest: Path) -> None:
     src = Path(loaded.record.path).resolve()
-    rel_parts = Path(loaded.record.relpath).parts
-    in_root = src
-    for _ in rel_parts:
+    # The input root is ``path`` minus ``relpath``, taken lexically: resolving first would climb from
+    # the target of a symlinked folder and name the wrong root.
+    in_root = Path(loaded.record.path)
+    for _ in Path(loaded.record.relpath).parts:
         in_root = in_root.parent
+    in_root = in_root.resolve()
     target = dest.resolve()
     if target == src or in_root == target or in_root in target.parents:
         raise UsageError("refusing to write inside the input folder; choose an output folder outside it")

@@ -15,6 +15,7 @@ byte-identical copy), ``held`` (a removed item is still legible: not written, ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -31,7 +32,9 @@ from ufmclean.policy import Policy, decide, summarize_decisions
 from ufmclean.records import Finding
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.redact.writeback import sanitize_image
-from ufmclean.tables import read_findings_table, row_to_finding, write_findings_table
+from ufmclean.run_dir import RunDir, open_run, read_part_rows, usable_sanitize_part
+from ufmclean.run_manifest import prune_outputs, record_outputs
+from ufmclean.tables import read_findings_table, read_rows, row_to_finding, write_findings_table, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +69,6 @@ class SanitizeOptions:
 
 
 # ------------------------------------------------------------------------------------------ tables
-def _read_rows(path: Path, *, image_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Rows of a Parquet table (only those of ``image_ids`` when given; read with a filter)."""
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        return []
-    filters = [("image_id", "in", list(image_ids))] if image_ids is not None else None
-    return pq.read_table(path, filters=filters).to_pylist()
-
-
 def _images_schema() -> Any:
     """``images.parquet`` schema of :mod:`ufmclean.tables` plus the sanitize columns (nullable)."""
     import pyarrow as pa
@@ -84,16 +77,6 @@ def _images_schema() -> Any:
 
     extra = [pa.field(name, pa.string()) for name in SANITIZE_IMAGE_COLUMNS if name not in IMAGES_SCHEMA.names]
     return pa.schema([*IMAGES_SCHEMA, *extra])
-
-
-def _write_table(rows: list[dict[str, Any]], path: Path, *, mode: int, schema: Any = None) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from ufmclean.io.atomic import atomic_output
-
-    with atomic_output(path, mode=mode) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
 
 
 def _record_from_row(row: dict[str, Any], input_dir: Path):  # -> ImageRecord
@@ -129,18 +112,12 @@ def findings_digest(rows: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(items).encode()).hexdigest()
 
 
-def _key_for(run: Path, ids: Sequence[str], images: dict[str, dict[str, Any]], policy: Policy,
+def _key_for(run: RunDir, ids: Sequence[str], images: dict[str, dict[str, Any]], policy: Policy,
              options: SanitizeOptions, findings: Sequence[dict[str, Any]] | None = None) -> str:
     if findings is None:
-        findings = _read_rows(run / "findings.parquet", image_ids=sorted(ids))
+        findings = read_rows(run.findings_table, image_ids=sorted(ids))
     return batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in ids], policy, options,
                      findings_digest(findings))
-
-
-def _part_outputs_exist(run: Path, rows: Sequence[dict[str, Any]], images: dict[str, dict[str, Any]]) -> bool:
-    """A reused part is trusted only while the ``clean/`` files it wrote are still there."""
-    return all((run / "clean" / images[r["image_id"]]["relpath"]).is_file() for r in rows
-               if r.get("clean_status") in ("written", "copied"))
 
 
 # ------------------------------------------------------------------------------------------- batch
@@ -164,21 +141,20 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     dict
         ``{"batch_key", "n_images", "n_written", "n_copied", "n_held", "n_flagged", "n_errors", "cached"}``.
     """
-    run, inp = Path(run_dir), Path(input_dir)
+    run, inp = RunDir.of(run_dir), Path(input_dir)
     wanted = set(image_ids)
-    images = {r["image_id"]: r for r in _read_rows(run / "images.parquet", image_ids=sorted(wanted))}
+    images = {r["image_id"]: r for r in read_rows(run.images_table, image_ids=sorted(wanted))}
     missing = wanted - set(images)
     if missing:
-        raise UsageError(f"{len(missing)} image id(s) are not in {run / 'images.parquet'}; run the scan first")
-    finding_rows = _read_rows(run / "findings.parquet", image_ids=sorted(wanted))
+        raise UsageError(f"{len(missing)} image id(s) are not in {run.images_table}; run the scan first")
+    finding_rows = read_rows(run.findings_table, image_ids=sorted(wanted))
     key = _key_for(run, sorted(wanted), images, policy, options, finding_rows)
-    part = run / ".work" / "sanitize" / f"{key}.parquet"
-    if part.is_file():
-        rows = [r for r in _read_rows(part) if r["row"] == "image"]
-        if _part_outputs_exist(run, rows, images):
-            counts = Counter(r["clean_status"] for r in rows)
-            return _batch_summary(key, counts, len(rows), cached=True)
-        log.info("sanitize part %s lost some clean/ files; recomputing it", key)
+    reused = usable_sanitize_part(run, key, relpaths={i: images[i]["relpath"] for i in wanted}, member_ids=wanted)
+    if reused is not None:
+        rows = [r for r in reused if r["row"] == "image"]
+        return _batch_summary(key, Counter(r["clean_status"] for r in rows), len(rows), cached=True)
+    part = run.sanitize_part(key)
+    _record_batch_outputs(run, part, [images[i] for i in wanted], thumbnails=options.thumbnails)
     by_image: dict[str, list[Finding]] = {}
     for r in finding_rows:
         by_image.setdefault(r["image_id"], []).append(row_to_finding(r))
@@ -190,15 +166,29 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
         record = _record_from_row(images[iid], inp)
         decided = decide(by_image.get(iid, []), policy)
-        row, done = sanitize_image(record, decided, clean_root=run / "clean", policy=policy, engine=engine,
-                                   thumbs_dir=(run / ".work" / "thumbs") if options.thumbnails else None,
+        row, done = sanitize_image(record, decided, clean_root=run.clean, policy=policy, engine=engine,
+                                   thumbs_dir=run.thumbs if options.thumbnails else None,
                                    thumb_size=options.thumb_size, max_pixels=options.max_pixels)
         part_rows.append({"row": "image", **row, "finding_id": None, "action": None, "reasons": None, "residual_ok": None})
         part_rows += [{"row": "finding", "image_id": iid, "finding_id": f.finding_id, "action": f.action,
                        "reasons": list(f.reasons), "residual_ok": f.residual_ok} for f in done]
-    _write_table(part_rows, part, mode=PHI_MODE)
+    write_rows(part, part_rows, mode=PHI_MODE)
     counts = Counter(r["clean_status"] for r in part_rows if r["row"] == "image")
     return _batch_summary(key, counts, len(wanted), cached=False)
+
+
+def _record_batch_outputs(run: RunDir, part: Path, rows: Sequence[dict[str, Any]], *, thumbnails: bool) -> None:
+    """Journal what the batch may write (its part, clean copies, thumbnails) before writing any of it."""
+    from ufmclean.io.atomic import safe_join
+    from ufmclean.report.thumbs import thumbnail_names
+
+    paths = [part]
+    for r in rows:
+        with contextlib.suppress(UsageError):  # a relpath that escapes is refused per image later
+            paths.append(safe_join(run.clean, r["relpath"], check_symlinks=False))
+        if thumbnails:
+            paths += [run.thumbs / name for name in thumbnail_names(r["image_id"])]
+    record_outputs(run, paths)
 
 
 def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> dict[str, Any]:
@@ -208,42 +198,30 @@ def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> d
 
 def make_id_batches(run_dir: str | Path, *, batch_size: int) -> list[list[str]]:
     """Image ids with status ``ok`` in ``RUN/images.parquet``, in relpath order, chunked."""
-    rows = sorted((r for r in _read_rows(Path(run_dir) / "images.parquet") if (r.get("status") or "ok") == "ok"),
+    rows = sorted((r for r in read_rows(RunDir.of(run_dir).images_table) if (r.get("status") or "ok") == "ok"),
                   key=lambda r: r["relpath"])
     ids = [r["image_id"] for r in rows]
     return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
 
 # ---------------------------------------------------------------------------------------- finalize
-def _merge(run: Path, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, dict], dict[str, dict]]:
+def _merge(run: RunDir, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, dict], dict[str, dict]]:
     """Image and finding rows of the current batches' parts (``KeyError``-free when a part is missing)."""
-    images = {r["image_id"]: r for r in _read_rows(run / "images.parquet")}
+    images = {r["image_id"]: r for r in read_rows(run.images_table)}
     findings_by_image: dict[str, list[dict]] = {}
-    for r in _read_rows(run / "findings.parquet"):  # once, not once per batch
+    for r in read_rows(run.findings_table):  # once, not once per batch
         findings_by_image.setdefault(r["image_id"], []).append(r)
     img_rows: dict[str, dict] = {}
     fnd_rows: dict[str, dict] = {}
     for ids in make_id_batches(run, batch_size=options.batch_size):
         batch_findings = [r for i in ids for r in findings_by_image.get(i, [])]
         key = _key_for(run, ids, images, policy, options, batch_findings)
-        part = run / ".work" / "sanitize" / f"{key}.parquet"
-        if not part.is_file():
-            raise UsageError(f"sanitize batch {key} has no result; run sanitize_batch for it before finalizing")
-        for r in _read_rows(part):
+        rows = read_part_rows(run.sanitize_part(key), stage="sanitize")
+        if rows is None:
+            raise UsageError(f"sanitize batch {key} has no usable result; run sanitize_batch for it before finalizing")
+        for r in rows:
             (img_rows if r["row"] == "image" else fnd_rows)[r["image_id"] if r["row"] == "image" else r["finding_id"]] = r
     return img_rows, fnd_rows
-
-
-def _prune_clean(run: Path, keep: set[str]) -> int:
-    """Delete files under ``RUN/clean`` that this run did not write or copy (stale or now held)."""
-    root = run / "clean"
-    removed = 0
-    if root.is_dir():
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and p.relative_to(root).as_posix() not in keep and not p.name.startswith("."):
-                p.unlink()
-                removed += 1
-    return removed
 
 
 def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeOptions) -> dict[str, Any]:
@@ -252,9 +230,9 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
     Returns PHI-free counts: ``{"n_images", "by_clean_status", "decisions", "n_residual_failures",
     "report"}``.
     """
-    run = Path(run_dir)
+    run = RunDir.of(run_dir)
     img_rows, fnd_rows = _merge(run, policy, options)
-    images = _read_rows(run / "images.parquet")
+    images = read_rows(run.images_table)
     for row in images:
         part = img_rows.get(row["image_id"])
         status = row.get("status") or "ok"
@@ -262,15 +240,16 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
         row["clean_note"] = (part or {}).get("clean_note") or ("" if part else (row.get("error") or ""))
         row["n_redacted"] = int((part or {}).get("n_redacted") or 0)
     findings = []
-    for f in read_findings_table(run / "findings.parquet"):
+    for f in read_findings_table(run.findings_table):
         part = fnd_rows.get(f.finding_id)
         findings.append(f.with_(action=part["action"], reasons=tuple(part["reasons"] or ()), residual_ok=part["residual_ok"])
                         if part else f.with_(action="keep", reasons=("not-sanitized",), residual_ok=None))
     schema = _images_schema()
-    _write_table([{k: r.get(k) for k in schema.names} for r in images], run / "images.parquet", mode=0o644, schema=schema)
-    write_findings_table(run / "findings.parquet", findings, mode=PHI_MODE)
-    keep = {r["relpath"] for r in images if r["clean_status"] in ("written", "copied")}
-    pruned = _prune_clean(run, keep)
+    write_rows(run.images_table, [{k: r.get(k) for k in schema.names} for r in images], mode=0o644, schema=schema)
+    write_findings_table(run.findings_table, findings, mode=PHI_MODE)
+    # Stale copies (older inputs, now held or flagged) this tool wrote; a user's own files stay.
+    keep = [run.clean_file(r["relpath"]) for r in images if r["clean_status"] in ("written", "copied")]
+    pruned = prune_outputs(run, under=run.clean, keep=keep)
     decisions = summarize_decisions(findings)
     by_status = dict(Counter(r["clean_status"] for r in images))
     out = {
@@ -280,7 +259,7 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
         "n_residual_failures": sum(f.residual_ok is False for f in findings),
         "n_stale_removed": pruned,
     }
-    summary_path = run / "summary.json"
+    summary_path = run.summary
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     summary["sanitize"] = {**out, "policy": policy.to_dict(), "options": asdict(options),
                            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -290,7 +269,7 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
     if options.report:
         from ufmclean.report import build_report
 
-        out["report"] = str(build_report(run, show_text=options.show_text))
+        out["report"] = str(build_report(run.root, show_text=options.show_text))
     return out
 
 
@@ -327,11 +306,19 @@ def run_sanitize(
     dict
         ``{"scan": <run_scan counts>, "sanitize": <finalize counts>, "n_batches": int}``.
     """
-    inp, run = Path(input_dir), Path(run_dir)
+    inp = Path(input_dir)
     if not inp.is_dir():
         raise UsageError(f"input folder {inp} does not exist")
     if workers < 1:
         raise UsageError("workers must be >= 1")
+    with open_run(inp, run_dir, command="sanitize") as run:
+        return _run_sanitize_locked(inp, run, policy=policy, options=options, scan_options=scan_options,
+                                    workers=workers, engine=engine, progress=progress)
+
+
+def _run_sanitize_locked(inp: Path, run: RunDir, *, policy: Policy, options: SanitizeOptions, scan_options: Any,
+                         workers: int, engine: Any, progress: Callable[[dict[str, Any]], None] | None
+                         ) -> dict[str, Any]:
     from ufmclean.pipeline import scan as scan_stage
 
     if scan_options is None:
@@ -339,10 +326,10 @@ def run_sanitize(
         if policy.rare_max_images is not None:
             changes["rare_max_images"] = policy.rare_max_images
         scan_options = scan_stage.ScanOptions(**changes)
-    scan_counts = scan_stage.run_scan(inp, run, options=scan_options, workers=workers,
+    scan_counts = scan_stage.run_scan(inp, run.root, options=scan_options, workers=workers,
                                       engine=engine if workers == 1 else None)
     batches = make_id_batches(run, batch_size=options.batch_size)
     map_batches(sanitize_batch, batches, workers=workers, on_done=progress or (lambda _res: None), input_dir=inp,
-                run_dir=run, policy=policy, options=options, local_kwargs={"engine": engine})
+                run_dir=run.root, policy=policy, options=options, local_kwargs={"engine": engine})
     return {"scan": scan_counts, "sanitize": finalize_sanitize(run, policy=policy, options=options),
             "n_batches": len(batches)}

@@ -22,10 +22,12 @@ from typing import Any
 from ufmclean.errors import UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
-from ufmclean.pipeline.scan_parts import ImageScan, read_part, write_part
+from ufmclean.pipeline.scan_parts import ImageScan, write_part
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
 from ufmclean.records import Finding, ImageRecord
+from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside, usable_scan_part
+from ufmclean.run_manifest import prune_outputs, record_outputs
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +127,8 @@ def batch_key(records: Sequence[ImageRecord], options: ScanOptions) -> str:
 
 
 def part_path(run_dir: str | Path, key: str) -> Path:
-    """Where the part of batch ``key`` lives."""
-    return Path(run_dir) / ".work" / "scan" / f"{key}.parquet"
+    """Where the part of batch ``key`` lives (see :class:`ufmclean.run_dir.RunDir`)."""
+    return RunDir.of(run_dir).scan_part(key)
 
 
 def detect_image(image: Any, *, engine: Any, options: ScanOptions) -> list[Finding]:
@@ -185,14 +187,11 @@ def scan_batch(
         raise UsageError("a scan batch needs at least one image")
     t0 = time.perf_counter()
     key = batch_key(records, options)
-    path = part_path(run_dir, key)
-    if path.is_file():
-        try:
-            images, findings = read_part(path)
-            if {i.image_id for i in images} == {r.image_id for r in records}:
-                return _batch_result(key, images, len(findings), cached=True, seconds=time.perf_counter() - t0)
-        except Exception:  # noqa: BLE001 - a damaged part (e.g. disk full) is simply recomputed
-            log.warning("scan part %s is unreadable; recomputing it", key)
+    rd = RunDir.of(run_dir)
+    reused = usable_scan_part(rd, key, member_ids=[r.image_id for r in records])
+    if reused is not None:
+        images, findings = reused
+        return _batch_result(key, images, len(findings), cached=True, seconds=time.perf_counter() - t0)
     if engine is None:
         from ufmclean.ocr import get_engine
 
@@ -202,6 +201,8 @@ def scan_batch(
         scan, found = _scan_one(record, engine=engine, options=options)
         images.append(scan)
         findings += found
+    path = rd.scan_part(key)
+    record_outputs(rd, [path])
     write_part(path, images, findings)
     return _batch_result(key, images, len(findings), cached=False, seconds=time.perf_counter() - t0)
 
@@ -220,43 +221,22 @@ def finalize_scan(
 ) -> dict[str, Any]:
     """Rarity over all parts, then ``images.parquet``, ``findings.parquet`` (0600) and ``summary.json``.
 
-    Every batch of ``make_batches(records, batch_size=options.batch_size)`` must have been scanned.
-    Parts of other batches (older settings or inputs) are deleted. Returns the summary's ``scan``
+    Every batch of ``make_batches(records, batch_size=options.batch_size)`` must have a readable
+    part. Parts of other batches (older settings or inputs) that this tool wrote are deleted (see
+    :mod:`ufmclean.run_manifest`); files it did not write stay. Returns the summary's ``scan``
     section (counts only).
     """
     from ufmclean.pipeline.scan_summary import write_scan_outputs
 
-    run = Path(run_dir)
+    rd = RunDir.of(run_dir)
     batches = make_batches(records, batch_size=options.batch_size)
-    paths = [part_path(run, batch_key(b, options)) for b in batches]
-    missing = [p.name for p in paths if not p.is_file()]
+    keys = [batch_key(b, options) for b in batches]
+    missing = [k for k in keys if not rd.scan_part(k).is_file()]
     if missing:
-        raise UsageError(f"{len(missing)} of {len(paths)} scan batches have no part yet; run scan_batch on them first")
-    _prune_parts(run, keep={p.name for p in paths})
-    return write_scan_outputs(run, records=records, part_paths=paths, options=options, timings=timings or {})
-
-
-def _prune_parts(run: Path, *, keep: set[str]) -> None:
-    folder = run / ".work" / "scan"
-    for p in folder.glob("*.parquet"):
-        if p.name not in keep:
-            p.unlink(missing_ok=True)
-
-
-def check_run_dirs(input_dir: str | Path, run_dir: str | Path) -> tuple[Path, Path]:
-    """Resolve and check the dataset and run folders (the run folder may not lie inside the dataset).
-
-    Returns ``(input, run)`` resolved; raises :class:`UsageError` with the reason. Creates nothing.
-    """
-    input_dir, run_dir = Path(input_dir), Path(run_dir)
-    src, run = input_dir.resolve(), run_dir.resolve()
-    if not src.is_dir():
-        raise UsageError(f"input folder {input_dir} does not exist or is not a folder")
-    if run == src or src in run.parents:
-        raise UsageError("the run folder must not be inside the input folder; choose --out elsewhere")
-    if run.exists() and not run.is_dir():
-        raise UsageError(f"run folder {run_dir} exists and is not a folder")
-    return src, run
+        raise UsageError(f"{len(missing)} of {len(keys)} scan batches have no part yet; run scan_batch on them first")
+    paths = [rd.scan_part(k) for k in keys]
+    prune_outputs(rd, under=rd.scan_parts, keep=paths)
+    return write_scan_outputs(rd, records=records, part_paths=paths, options=options, timings=timings or {})
 
 
 def run_scan(
@@ -274,7 +254,7 @@ def run_scan(
     Parameters
     ----------
     input_dir, run_dir : path
-        Dataset (read only) and run folder (created; must not lie inside the dataset).
+        Dataset (read only) and run folder (created; the two may not overlap; locked for the run).
     options : ScanOptions
     workers : int
         Worker processes (1 = this process). Each worker loads one OCR engine, once.
@@ -299,16 +279,17 @@ def run_scan(
         raise UsageError(f"workers must be an integer >= 1, got {workers!r}")
     if engine is not None and workers != 1:
         raise UsageError("an explicit OCR engine can only be used with workers=1")
-    src, run = check_run_dirs(input_dir, run_dir)
-    t0 = time.perf_counter()
-    records = discover(src, labels_csv=labels_csv)
-    t_discover = time.perf_counter() - t0
-    run.mkdir(parents=True, exist_ok=True)
-    batches = make_batches(records, batch_size=options.batch_size)
-    results = _run_batches(batches, run, options=options, workers=workers, progress=progress, engine=engine)
-    timings = {"discover": t_discover, "detect": time.perf_counter() - t0 - t_discover,
-               "batches_cached": sum(r["cached"] for r in results), "workers": workers}
-    return finalize_scan(run, records=records, options=options, timings=timings)
+    src, _ = check_run_dirs(input_dir, run_dir)
+    with open_run(src, run_dir, command="scan") as rd:
+        t0 = time.perf_counter()
+        records = discover(src, labels_csv=labels_csv)
+        refuse_inputs_inside((r.path for r in records if r.status != "error"), rd.root)
+        t_discover = time.perf_counter() - t0
+        batches = make_batches(records, batch_size=options.batch_size)
+        results = _run_batches(batches, rd.root, options=options, workers=workers, progress=progress, engine=engine)
+        timings = {"discover": t_discover, "detect": time.perf_counter() - t0 - t_discover,
+                   "batches_cached": sum(r["cached"] for r in results), "workers": workers}
+        return finalize_scan(rd, records=records, options=options, timings=timings)
 
 
 def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOptions, workers: int,

@@ -13,6 +13,7 @@ from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.io.inventory import package_versions
 from ufmclean.pipeline.scan_parts import read_parts
 from ufmclean.records import Finding, ImageRecord
+from ufmclean.run_dir import RunDir
 
 __all__ = ["flag_findings", "write_scan_outputs"]
 
@@ -43,7 +44,7 @@ def _updated_records(records: Sequence[ImageRecord], scans: dict[str, Any]) -> l
 
 
 def write_scan_outputs(
-    run: Path,
+    run: RunDir | Path,
     *,
     records: Sequence[ImageRecord],
     part_paths: Sequence[Path],
@@ -57,8 +58,14 @@ def write_scan_outputs(
     from ufmclean.rarity import apply_rarity
     from ufmclean.tables import image_row, write_findings_table, write_images_table
 
+    from ufmclean.errors import UsageError
+
+    rd = RunDir.of(run)
     t0 = time.perf_counter()
-    scans, raw_findings = read_parts(part_paths)
+    try:
+        scans, raw_findings = read_parts(part_paths)
+    except Exception as exc:  # noqa: BLE001 - a part damaged after its batch checked it
+        raise UsageError(f"a scan part is damaged ({type(exc).__name__}); run the scan again to recompute it") from None
     updated = _updated_records(records, {s.image_id: s for s in scans})
     ok_ids = {r.image_id for r in updated if r.status == "ok"}
     raw_findings = [f for f in raw_findings if f.image_id in ok_ids]
@@ -71,11 +78,11 @@ def write_scan_outputs(
     per_image = Counter(f.image_id for f in findings)
     rows = [image_row(r, uniqueness=uniqueness.get(r.image_id, 0.0) if r.status == "ok" else None,
                       n_findings=per_image.get(r.image_id, 0)) for r in updated]
-    write_images_table(run / "images.parquet", rows)
-    write_findings_table(run / "findings.parquet", findings)
+    write_images_table(rd.images_table, rows)
+    write_findings_table(rd.findings_table, findings)
     summary = _summary(updated, findings, options=options,
                        timings={**timings, "rarity_and_tables": time.perf_counter() - t0})
-    atomic_write_bytes(run / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str).encode())
+    atomic_write_bytes(rd.summary, json.dumps(summary, indent=2, sort_keys=True, default=str).encode())
     return summary
 
 

@@ -169,20 +169,20 @@ def build_report(run_dir: str | Path, *, show_text: bool = False) -> Path:
 
     Raises :class:`~ufmclean.errors.UsageError` when ``run_dir`` holds no ``images.parquet``.
     """
-    import pyarrow.parquet as pq
-
     from ufmclean.errors import UsageError
+    from ufmclean.run_dir import RunDir
+    from ufmclean.tables import read_rows
 
-    def read_rows(path: Path) -> list[dict[str, Any]]:
-        return pq.read_table(path).to_pylist()
-
-    run = Path(run_dir)
-    if not (run / "images.parquet").is_file():
-        raise UsageError(f"{run} has no images.parquet; run `ufmclean scan` or `ufmclean sanitize` first")
-    images = read_rows(run / "images.parquet")
-    findings = read_rows(run / "findings.parquet") if (run / "findings.parquet").is_file() else []
-    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
-    folder = run / ".work" / "thumbs"
-    thumbs = {str(i["image_id"]): load_thumbnails(folder, str(i["image_id"])) for i in images}
+    run = RunDir.of(run_dir)
+    if not run.images_table.is_file():
+        raise UsageError(f"{run.root} has no images.parquet; run `ufmclean scan` or `ufmclean sanitize` first")
+    try:
+        images = read_rows(run.images_table)
+        findings = read_rows(run.findings_table)
+        summary = json.loads(run.summary.read_text()) if run.summary.is_file() else {}
+    except Exception as exc:  # noqa: BLE001 - a damaged table: say so in one line, no traceback
+        raise UsageError(f"the run tables in {run.root} are damaged ({type(exc).__name__}); "
+                         "run `ufmclean scan` or `ufmclean sanitize` again to rewrite them") from None
+    thumbs = {str(i["image_id"]): load_thumbnails(run.thumbs, str(i["image_id"])) for i in images}
     html = render_report(images, findings, thumbs=thumbs, summary=summary, show_text=show_text)
-    return atomic_write_bytes(run / "report.html", html.encode("utf-8"), mode=REPORT_MODE)
+    return atomic_write_bytes(run.report, html.encode("utf-8"), mode=REPORT_MODE)

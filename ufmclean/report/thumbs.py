@@ -62,23 +62,34 @@ def make_thumbnail(frame: np.ndarray, *, max_side: int = 256, frame_index: int =
     return Thumbnail(buf.tobytes(), int(small.shape[1]), int(small.shape[0]), float(scale), frame_index)
 
 
+def thumbnail_names(image_id: str) -> tuple[str, str, str]:
+    """File names :func:`save_thumbnails` may write for one image: before, after, metadata."""
+    return f"{image_id}.before.jpg", f"{image_id}.after.jpg", f"{image_id}.json"
+
+
 def save_thumbnails(folder: Path, image_id: str, before: Thumbnail, after: Thumbnail | None) -> None:
     """Store an image's thumbnails under ``folder`` (``<image_id>.before.jpg`` etc., mode 0600)."""
     meta = {"scale": before.scale, "frame": before.frame, "width": before.width, "height": before.height}
-    atomic_write_bytes(folder / f"{image_id}.before.jpg", before.jpeg, mode=THUMB_MODE)
+    before_name, after_name, meta_name = thumbnail_names(image_id)
+    atomic_write_bytes(folder / before_name, before.jpeg, mode=THUMB_MODE)
     if after is not None:
-        atomic_write_bytes(folder / f"{image_id}.after.jpg", after.jpeg, mode=THUMB_MODE)
-    atomic_write_bytes(folder / f"{image_id}.json", json.dumps(meta).encode(), mode=THUMB_MODE)
+        atomic_write_bytes(folder / after_name, after.jpeg, mode=THUMB_MODE)
+    atomic_write_bytes(folder / meta_name, json.dumps(meta).encode(), mode=THUMB_MODE)
 
 
 def load_thumbnails(folder: Path, image_id: str) -> tuple[Thumbnail | None, Thumbnail | None]:
-    """Read what :func:`save_thumbnails` stored (``(None, None)`` when absent)."""
-    meta_path = folder / f"{image_id}.json"
+    """Read what :func:`save_thumbnails` stored (``(None, None)`` when absent or damaged)."""
+    before_name, after_name, meta_name = thumbnail_names(image_id)
+    meta_path = folder / meta_name
     if not meta_path.is_file():
         return None, None
-    meta = json.loads(meta_path.read_text())
-    out = []
-    for kind in ("before", "after"):
-        p = folder / f"{image_id}.{kind}.jpg"
-        out.append(Thumbnail(p.read_bytes(), meta["width"], meta["height"], meta["scale"], meta["frame"]) if p.is_file() else None)
+    try:
+        meta = json.loads(meta_path.read_text())
+        out = []
+        for name in (before_name, after_name):
+            p = folder / name
+            out.append(Thumbnail(p.read_bytes(), meta["width"], meta["height"], meta["scale"], meta["frame"])
+                       if p.is_file() else None)
+    except (OSError, ValueError, KeyError, TypeError):  # a damaged thumbnail: the card shows none
+        return None, None
     return out[0], out[1]
