@@ -176,7 +176,7 @@ def scan_batch(
         The run folder; the part goes to ``RUN/.work/scan/<batch_key>.parquet``.
     options : ScanOptions
     engine : OcrEngine, optional
-        OCR engine to use; default: this process's cached easyocr engine for ``options.device``.
+        OCR engine to use; default: this process's cached ``options.engine`` for ``options.device``.
 
     Returns
     -------
