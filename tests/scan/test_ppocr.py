@@ -90,4 +90,11 @@ def test_full_strategy_reads_a_line_crop_whole():
     cv2.putText(crop, "SMITH", (8, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 220, 2, cv2.LINE_AA)
     texts = [r.text.upper() for r in engine.read(crop)]
     assert any("SMITH" in t for t in texts)
-    assert engine.settings_key()["strategy"] == "full"
+
+
+def test_zero_for_o_is_undone_inside_words_only():
+    from ufmclean.ocr.ppocr_engine import latin_digits
+
+    assert latin_digits("HELL0 D0E, JANE") == "HELLO DOE, JANE"
+    assert latin_digits("MRN 00482913 1971-03-04 ACC 7731920 10:00") == "MRN 00482913 1971-03-04 ACC 7731920 10:00"
+    assert latin_digits("A0") == "A0"

@@ -77,13 +77,6 @@ class PpOcrEngine:
         self.detector = TextDetector(device=self.device, threads=n, settings=detector or STRATEGY_DETECTOR[strategy])
         self.recognizer = TextRecognizer(device=self.device, threads=n)
 
-    def settings_key(self) -> dict:
-        """Everything that changes what this engine reads (goes into the scan's cache key)."""
-        from dataclasses import asdict
-
-        return {"engine": self.name, "strategy": self.strategy, "detector": asdict(self.detector.settings), "candidates": asdict(self.candidates),
-                "min_confidence": self.min_confidence, "direct_min_confidence": self.direct_min_confidence}
-
     def detect_boxes(self, grey: np.ndarray) -> tuple[list[BBox], list[BBox]]:
         """``(detector boxes, direct boxes)`` of ``grey`` (uint8 ``(H, W)``) in its pixel coordinates."""
         h, w = grey.shape
@@ -111,11 +104,25 @@ class PpOcrEngine:
         reads = self.recognizer.recognize(grey, every)
         out = []
         for i, (box, (text, conf)) in enumerate(zip(every, reads)):
-            text = text.strip()
+            text = latin_digits(text.strip())
             floor = self.min_confidence if i < len(boxes) else self.direct_min_confidence
             if text and conf >= floor:
                 out.append(TextRegion(box, text, conf))
         return out
+
+
+def latin_digits(text: str) -> str:
+    """Undo the recogniser's 0-for-O slip inside words: in a token of 3+ letters whose only digits
+    are '0', those are the letter 'O' ('HELL0' -> 'HELLO', 'D0E' -> 'DOE'); IDs and dates, which are
+    mostly digits, are left alone."""
+    out = []
+    for token in text.split(" "):
+        letters = sum(c.isalpha() for c in token)
+        digits = {c for c in token if c.isdigit()}
+        if letters >= 2 and digits == {"0"} and letters > token.count("0"):
+            token = token.replace("0", "O")
+        out.append(token)
+    return " ".join(out)
 
 
 def _resolve_device(device: str) -> str:
