@@ -20,10 +20,21 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data)
 
 
+def jsonable(o: object) -> object:
+    """``o`` with every non-finite float (NaN, inf) replaced by ``None``, recursively (dicts, lists, tuples)."""
+    if isinstance(o, dict):
+        return {k: jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [jsonable(v) for v in o]
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    return o
+
+
 def write_json(doc: dict, dest: str | Path) -> Path:
     """Write ``doc`` as indented JSON (NaN -> null) to ``dest`` atomically."""
     dest = Path(dest)
-    _atomic_bytes(dest, json.dumps(doc, indent=1, allow_nan=False, default=_default).encode())
+    _atomic_bytes(dest, json.dumps(jsonable(doc), indent=1, allow_nan=False, default=_default).encode())
     return dest
 
 
