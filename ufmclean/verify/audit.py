@@ -30,7 +30,6 @@ from ufmclean.verify.data import TRAIN, Item, split_items
 
 AUDIT_VERSION = 1
 MARGIN = 0.05  # canaries sit inside the central 1 - 2 * MARGIN of the image
-MAX_WIDTH_FRAC = 0.6
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], label: 
         if tries > 20 * n + 100:
             raise UsageError("the audit canaries do not fit the images at this --height; lower --height")
         p, m = render_text(t, height=height_px)
-        if p.shape[1] <= MAX_WIDTH_FRAC * W and p.shape[0] <= (1 - 2 * MARGIN) * H:  # same rule for all
+        if max(p.shape[1] / W, p.shape[0] / H) <= 1 - 2 * MARGIN:  # same rule for all
             texts.append(t)
             patches.append((p, m))
     out = []
