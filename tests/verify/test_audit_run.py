@@ -119,3 +119,17 @@ def test_verify_without_canary_is_inconclusive_with_null_flags(tmp_path):
     v = json.loads((out / "verify.json").read_text())["verdict"]
     assert v["status"] == "inconclusive" and v["canary_detected_before"] is None and v["canary_detected_after"] is None
     assert res.output.strip().splitlines()[-1].startswith("verdict: inconclusive — ")
+
+
+def test_named_canary_controls_sit_at_its_window_cropped_to_the_image(tmp_path):
+    src = make_dataset(tmp_path / "data", n_per_class=20, size=96)
+    out = tmp_path / "c"
+    from ufmclean.verify.canary import make_canary
+
+    make_canary(src, out, text="XQ", k=1, audit=4, height_frac=0.06, box_frac=(0.8, 0.5))
+    cs = control_features(out, size=96, classes=("bright", "dark"))
+    assert len(cs.named_controls) == 4
+    for f in cs.named_controls:
+        assert (f.probe_box.x0, f.probe_box.y0) == (cs.named.probe_box.x0, cs.named.probe_box.y0)
+        assert f.probe_box.x1 <= 96 and f.y_star == cs.named.y_star
+        assert f.patch.shape == f.mask.shape == (f.probe_box.height, f.probe_box.width)

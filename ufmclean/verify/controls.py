@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ufmclean.verify.audit import AuditCanary, read_audit
-from ufmclean.verify.audit_stats import named_canary_test, rank_test
+from ufmclean.verify.audit_stats import NamedTest, RankTest, named_canary_test, rank_test
 from ufmclean.verify.canary import CanarySpec, read_canary, read_canary_doc
 from ufmclean.verify.features import Feature, canary_feature
 from ufmclean.verify.mscore import paste
@@ -131,12 +131,12 @@ class ControlScores:
             self.named_m[phase].append(float(d.mean()) if len(d) else float("nan"))
             self.ctrl_m[phase].append(white_m(predict, images, labels, p_clean, cs.named_controls))
 
-    def _rank(self, phase: str, seed: int):  # type: ignore[no-untyped-def]
+    def _rank(self, phase: str, seed: int) -> tuple[RankTest, np.ndarray]:
         m = np.nanmean(np.stack(self.audit_m[phase]), axis=0)
         ins = self.controls.inserted
         return rank_test(m[ins], m[~ins], seed=seed), m
 
-    def _named(self, phase: str):  # type: ignore[no-untyped-def]
+    def _named(self, phase: str) -> NamedTest:
         ctrl = np.stack(self.ctrl_m[phase]) if self.controls.named_controls else None
         return named_canary_test(np.asarray(self.named_m[phase]), controls_seeds=ctrl,
                                  diffs_seeds=_ragged_stack(self.named_shifts[phase]))
