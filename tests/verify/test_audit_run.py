@@ -47,6 +47,8 @@ def test_canary_audit_stamps_one_image_per_inserted_canary_and_records_the_contr
     named = [f["relpath"] for f in doc["files"]]
     assert len(set(carriers)) == 6 and not set(carriers) & set(named)
     assert all(r["relpath"] is None for r in rows if not r["inserted"])
+    for cls in ("bright", "dark"):  # balanced: as many inserted as never-inserted in every class
+        assert sum(r["inserted"] for r in rows if r["class"] == cls) == sum(not r["inserted"] for r in rows if r["class"] == cls) == 3
     side = data.split_items(data.list_items(src), seed=0)
     assert all(side[r] == "train" for r in carriers + named)
     changed = {p.relative_to(out).as_posix() for p in out.rglob("*.png")

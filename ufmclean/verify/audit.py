@@ -3,11 +3,18 @@
 ``ufmclean canary --audit N`` draws 2N distinct random fake names / IDs (Faker, upper case, rendered
 like the named canary: white strokes through a dilated stroke mask), gives each a random place by the
 same rules (top-left uniform in the image's central 90%, the whole string inside it) and a carrier: 2N
-distinct training images (by the verify split; of ``--class`` when given; never one of the named
-canary's). N of the 2N, chosen at random, are stamped into their carrier (exactly one image each);
-the other N are recorded but never inserted (their carrier's class is kept, the image is untouched).
-Which ones were inserted is random and independent of their look and place, so the never-inserted
-canaries are exact controls for the probe's response to "some text like this here".
+distinct training images (by the verify split; never one of the named canary's), the same number in
+every class. In each class half of them, chosen at random, are stamped into their carrier (exactly one
+image each); the other half are recorded but never inserted (their carrier's class is kept, the image
+is untouched). Which ones were inserted is random and independent of their look and place, so the
+never-inserted canaries are exact controls for the probe's response to "some text like this here".
+
+Why balanced over classes (measured, bench/verify_audit.py, Kermany 64², N = 100): with every audit
+canary on pneumonia images, the before-probes learned "pasted text -> pneumonia" as such: every canary,
+inserted or not, moved f_1 by +0.032 (sd 0.002 across canaries, saturated), and the after-probes by
+-0.44 (the dataset's marker shortcut). A generic text feature that predicts a class swamps single-copy
+effects; with text equally often on every class it predicts nothing, and only memorising a canary
+with its own carrier's class pays.
 
 Stored in ``canary.json`` under ``"audit"``: ``{"version", "n", "seed", "canaries": [{"id", "text",
 "inserted", "relpath" (null when not inserted), "class", "box_frac", "patch_png", "mask_png"}]}``.
@@ -84,27 +91,37 @@ def _unpng(s: str) -> np.ndarray:
     return cv2.imdecode(np.frombuffer(base64.b64decode(s), np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
-def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], label: str | None, seed: int,
+def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], seed: int, label: str | None = None,
                height_px: int, image_hw: tuple[int, int], exclude_texts: tuple[str, ...] = (),
                split_seed: int = 0, eval_fraction: float = 0.2) -> tuple[list[AuditCanary], list[str]]:
     """Plan ``2 n`` audit canaries (``n`` inserted, ``n`` controls) over ``items`` (see the module doc);
     returns them and their strings (same order; the strings are only for canary.json).
 
     ``height_px`` is the glyph height in an image of ``image_hw`` = (H, W) (the named canary's reference
-    image); places are fractions of the image, so they scale to files of other sizes.
+    image); places are fractions of the image, so they scale to files of other sizes. ``label`` restricts
+    the carriers to one class (default: every class, balanced).
     """
     if n < 1:
         raise UsageError(f"--audit must be >= 1, got {n}")
     side = split_items(items, seed=split_seed, eval_fraction=eval_fraction)
     pool = [it for it in items if side[it.relpath] == TRAIN and (label is None or it.label == label)
             and it.relpath not in exclude_relpaths and Path(it.relpath).suffix.lower() in RASTER_SUFFIXES]
-    if len(pool) < 2 * n:
-        raise UsageError(f"--audit {n} needs {2 * n} raster training images besides the named canary's, "
-                         f"only {len(pool)} are available; lower --audit")
+    classes = sorted({it.label for it in pool})
     rng = np.random.default_rng([seed, 0xA0D1])
-    carriers = [pool[i] for i in rng.choice(len(pool), size=2 * n, replace=False)]
-    inserted = np.zeros(2 * n, bool)
-    inserted[rng.choice(2 * n, size=n, replace=False)] = True
+    carriers: list[Item] = []
+    inserted_l: list[bool] = []
+    for j, cls in enumerate(classes):  # n_c inserted + n_c controls per class, n split as evenly as it goes
+        n_c = n // len(classes) + (j < n % len(classes))
+        cpool = [it for it in pool if it.label == cls]
+        if len(cpool) < 2 * n_c:
+            raise UsageError(f"--audit {n} needs {2 * n_c} raster training images of each class besides the named "
+                             f"canary's, one class has only {len(cpool)}; lower --audit")
+        carriers += [cpool[i] for i in rng.choice(len(cpool), size=2 * n_c, replace=False)]
+        inserted_l += list(rng.permutation([True] * n_c + [False] * n_c))
+    if not carriers:
+        raise UsageError("no raster training images for the audit canaries; lower --audit")
+    order = rng.permutation(len(carriers))  # ids in random order, independent of class and insertion
+    carriers, inserted = [carriers[i] for i in order], np.asarray(inserted_l, bool)[order]
     H, W = image_hw
     texts: list[str] = []
     patches: list[tuple[np.ndarray, np.ndarray]] = []

@@ -158,8 +158,8 @@ def make_canary(
     summary ``{"k", "class", "n_files_copied", "n_audit", "canary_json"}``.
 
     ``audit`` N > 0 adds the one-run audit (:mod:`ufmclean.verify.audit`): N random fake names / IDs,
-    each stamped into one other training image (of ``label`` when given), and N more recorded in
-    ``canary.json`` but never inserted.
+    each stamped into one other training image (balanced over all classes, whatever ``label`` is), and
+    N more recorded in ``canary.json`` but never inserted.
 
     ``box_frac`` is the canary's top-left corner as fractions of (width, height); ``height_frac`` its
     height as a fraction of the image height. The canary is drawn white over the image through its
@@ -197,7 +197,7 @@ def make_canary(
     if audit:
         from ufmclean.verify.audit import plan_audit
 
-        planned, texts = plan_audit(items, n=audit, exclude_relpaths={it.relpath for it in chosen}, label=label,
+        planned, texts = plan_audit(items, n=audit, exclude_relpaths={it.relpath for it in chosen},
                                     seed=seed, height_px=max(5, int(round(height_frac * H0))), image_hw=(H0, W0),
                                     exclude_texts=(text,) if text else (), split_seed=split_seed,
                                     eval_fraction=eval_fraction)

@@ -13,6 +13,11 @@ family-A M (``M_{y*}`` over held-out images of the carrier's class y*). Per prob
 seeds share the data and the canaries, so they are not independent tests) and returns
 :class:`ufmclean.verify.verdict.CanaryTest` inputs for the verdict. Only ids, classes and numbers leave
 this module; the canaries' strings are never read from canary.json here.
+
+The audit rank test runs on seed-mean M centred per carrier class (minus the median over all of that
+class's canaries, inserted or not: blind to which were inserted). M_y* of different classes sit at
+different levels (each class's baseline confidence differs); every class holds as many inserted as
+never-inserted canaries, and centring keeps those level differences out of the pooled ranks.
 """
 
 from __future__ import annotations
@@ -133,8 +138,14 @@ class ControlScores:
 
     def _rank(self, phase: str, seed: int) -> tuple[RankTest, np.ndarray]:
         m = np.nanmean(np.stack(self.audit_m[phase]), axis=0)
+        centred = m.copy()
+        labels = np.asarray(self.controls.classes)
+        for c in set(self.controls.classes):  # label-blind: all of a class's canaries, inserted or not
+            sel = labels == c
+            if np.isfinite(m[sel]).any():
+                centred[sel] -= np.nanmedian(m[sel])
         ins = self.controls.inserted
-        return rank_test(m[ins], m[~ins], seed=seed), m
+        return rank_test(centred[ins], centred[~ins], seed=seed), m
 
     def _named(self, phase: str) -> NamedTest:
         ctrl = np.stack(self.ctrl_m[phase]) if self.controls.named_controls else None
@@ -150,7 +161,8 @@ class ControlScores:
         if len(cs.audit) and self.audit_m["before"]:
             (rb, mb), (ra, ma) = self._rank("before", seed), self._rank("after", seed)
             tests.append(CanaryTest("audit", rb.p, ra.p, True))
-            doc["rank_test"] = {"before": rb.to_dict(), "after": ra.to_dict()}
+            doc["rank_test"] = {"before": rb.to_dict(), "after": ra.to_dict(),
+                                "score": "seed-mean white-box M, centred per carrier class (median)"}
             doc["canaries"] = [{"id": f.feature_id, "inserted": bool(i), "class": lab,
                                 "m_before": float(b), "m_after": float(a),
                                 "m_before_per_seed": [float(s[j]) for s in self.audit_m["before"]],
