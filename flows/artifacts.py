@@ -82,21 +82,35 @@ def publish_sanitize(summary: dict[str, Any]) -> None:
 
 
 def verify_markdown(summary: dict[str, Any]) -> str:
-    """Markdown of a verify flow summary: probe accuracy before/after and significant seeds per feature."""
+    """Markdown of a verify flow summary: the verdict first, probe accuracy before/after, the audit test and
+    significant seeds per feature."""
     b, a = summary["probe"]["before"], summary["probe"]["after"]
-    lines = [f"# ufmclean verify: {summary['n_features']} features, {summary['n_seeds']} seed(s)", "",
+    v = summary["verdict"]
+    lines = [f"# Verdict: **{v['status']}**", "", v["reason"], "",
+             f"ufmclean verify: {summary['n_features']} features, {summary['n_seeds']} seed(s)", "",
              f"Probe accuracy **{b['accuracy']:.3f} → {a['accuracy']:.3f}** (device {b['device']}); "
              f"wall {summary['wall_seconds']} s.", ""]
+    if summary.get("audit"):
+        lines += ["## One-run audit: inserted vs never-inserted canaries", ""]
+        lines += _md_table(("phase", "inserted", "never inserted", "AUROC", "95% CI", "Mann–Whitney p", "ε lower bound"),
+                           [(r["phase"], r["n_inserted"], r["n_controls"], _num(r["auroc"], ".3f"),
+                             f"{_num(r['auroc_low'], '.2f')}–{_num(r['auroc_high'], '.2f')}", _num(r["p"], ".3g"),
+                             _num(r["eps_lb"], ".2f")) for r in summary["audit"]])
+        lines += [""]
     lines += ["## Seeds with p < alpha, before → after", ""]
     lines += _md_table(("feature", "source", *summary["tests"]),
                        [(r["feature_id"], r["source"], *(r.get(t, "–") for t in summary["tests"])) for r in summary["rows"]])
     return "\n".join(lines)
 
 
+def _num(x: Any, fmt: str) -> str:
+    return "–" if x is None or x != x else format(x, fmt)
+
+
 def publish_verify(summary: dict[str, Any], *, html: Optional[str]) -> None:
     """Markdown summary, per-feature table and a link to ``verify.html``."""
     create_markdown_artifact(key="verify-summary", markdown=verify_markdown(summary),
-                             description="Probe accuracy and M-score significance before/after")
+                             description=f"Verdict: {summary['verdict']['status']}")
     create_table_artifact(key="verify-features", table=summary["rows"] or [{"feature_id": "-"}],
                           description="Seeds significant before → after, per feature and test")
     if html:

@@ -54,6 +54,8 @@ class VerifySettings(BaseModel):
     max_features: int = Field(50, ge=0, le=100000, description="Score at most this many removed findings.")
     gradcam_images: int = Field(4, ge=0, le=64, description="Evaluation images per Grad-CAM strip (0: none).")
     ood_dir: Optional[str] = Field(None, description="Out-of-distribution images for the black-box setting.")
+    max_accuracy_drop: float = Field(0.02, ge=0.0, le=1.0, description="Largest held-out accuracy drop that still "
+                                     "counts as utility kept for a 'mitigated' verdict.")
 
 
 def resolve_runner(runner: Optional[str], workers: Optional[int]) -> tuple[str, int]:

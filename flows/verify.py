@@ -32,6 +32,13 @@ def feature_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def audit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The audit rank test before/after as table rows (counts and numbers only)."""
+    rt = (doc.get("audit") or {}).get("rank_test") or {}
+    return [{"phase": ph, **{k: rt[ph].get(k) for k in ("n_inserted", "n_controls", "auroc", "auroc_low", "auroc_high",
+                                                        "p", "eps_lb")}} for ph in ("before", "after") if ph in rt]
+
+
 @task(name="probe-before-after", cache_policy=NO_CACHE, persist_result=False)
 def verify_task(original: str, sanitized: str, out_dir: str, settings: VerifySettings) -> dict[str, Any]:
     """Train, score, draw Grad-CAM strips and write ``verify.json``/``verify.html``; returns a PHI-free summary."""
@@ -46,7 +53,9 @@ def verify_task(original: str, sanitized: str, out_dir: str, settings: VerifySet
             if opts.gradcam_images > 0 else [])
     paths = write_report(doc, out_dir, gradcam_pngs=pngs)
     probe = {ph: {k: doc["probe"][ph][k] for k in ("accuracy", "auroc", "device")} for ph in ("before", "after")}
-    return {"html": paths["html"], "json": paths["json"], "probe": probe, "n_seeds": opts.seeds,
+    verdict = {k: doc["verdict"][k] for k in ("status", "reason", "canary_detected_before", "canary_detected_after")}
+    return {"verdict": verdict, "audit": audit_rows(doc),
+            "html": paths["html"], "json": paths["json"], "probe": probe, "n_seeds": opts.seeds,
             "n_features": len(doc["summary"]), "wall_seconds": doc["wall_seconds"], "tests": list(TESTS),
             "rows": feature_rows(doc)}
 
@@ -74,7 +83,8 @@ def verify(
     Returns
     -------
     dict
-        Paths of the outputs, probe accuracy before/after, significant seeds per feature (no text).
+        The verdict (status, reason, canary detected before/after), paths of the outputs, probe accuracy
+        before/after, the audit rank test, significant seeds per feature (no text).
     """
     logger = get_run_logger()
     logging.getLogger("ufmclean").setLevel(logging.INFO)
@@ -87,4 +97,5 @@ def verify(
     b, a = summary["probe"]["before"], summary["probe"]["after"]
     logger.info("probe accuracy %.3f -> %.3f; %d features scored; report at %s", b["accuracy"], a["accuracy"],
                 summary["n_features"], summary["html"])
+    logger.info("verdict: %s: %s", summary["verdict"]["status"], summary["verdict"]["reason"])
     return summary

@@ -26,15 +26,19 @@ def register(app: typer.Typer) -> None:
         x: float = typer.Option(0.12, "--x", help="Left edge as a fraction of the width."),
         y: float = typer.Option(0.12, "--y", help="Top edge as a fraction of the height."),
         height: float = typer.Option(0.07, "--height", help="Text height as a fraction of the image height."),
+        audit: int = typer.Option(0, "--audit", help="One-run audit: N random fake names/IDs each stamped into one "
+                                  "more training image, and N more recorded but never inserted (0: none)."),
     ) -> None:
         """Stamp a canary into k training images of a copy of INPUT and write canary.json there."""
         from ufmclean.verify.canary import make_canary
 
         try:
             info = make_canary(input_dir, out, text=text, patch_png=patch, k=k, label=label, seed=seed,
-                               labels_csv=labels, box_frac=(x, y), height_frac=height)
+                               labels_csv=labels, box_frac=(x, y), height_frac=height, audit=audit)
         except UfmError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        typer.echo(f"canary stamped into {info['k']} training image(s) of class {info['class']}; "
+        extra = (f"; {audit} audit canaries stamped into one training image each and {audit} recorded, never inserted"
+                 if audit else "")
+        typer.echo(f"canary stamped into {info['k']} training image(s) of class {info['class']}{extra}; "
                    f"{info['n_files_copied']} files in the copy; see canary.json")

@@ -27,6 +27,20 @@ def _print_table(doc: dict) -> None:
     con.print(table)
     b, a = doc["probe"]["before"], doc["probe"]["after"]
     con.print(f"probe accuracy {b['accuracy']:.3f} → {a['accuracy']:.3f} (device {b['device']}, {doc['wall_seconds']} s)")
+    audit = doc.get("audit") or {}
+    for phase in ("before", "after"):
+        r = (audit.get("rank_test") or {}).get(phase)
+        if r and r.get("auroc") is not None:
+            lo, hi = r.get("auroc_low"), r.get("auroc_high")
+            ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+            con.print(f"audit {phase}: {r['n_inserted']} inserted vs {r['n_controls']} never-inserted canaries, "
+                      f"AUROC {r['auroc']:.3f}{ci}, Mann–Whitney p = {r['p']:.3g}, ε ≥ {r['eps_lb']:.2f}")
+
+
+def verdict_line(doc: dict) -> str:
+    """The CLI's last line: ``verdict: STATUS — reason`` (PHI-free)."""
+    v = doc["verdict"]
+    return f"verdict: {v['status']} — {v['reason']}"
 
 
 def register(app: typer.Typer) -> None:
@@ -51,8 +65,11 @@ def register(app: typer.Typer) -> None:
         alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold."),
         max_features: int = typer.Option(50, "--max-features", help="Score at most this many removed findings."),
         gradcam: int = typer.Option(4, "--gradcam-images", help="Evaluation images per Grad-CAM strip (0: none)."),
+        max_drop: float = typer.Option(0.02, "--max-accuracy-drop", help="Largest held-out accuracy drop (before - "
+                                       "after) that still counts as utility kept for a 'mitigated' verdict."),
     ) -> None:
-        """Train the same probe on the original and the sanitised data and compare M scores per removed feature."""
+        """Train the same probe on the original and the sanitised data, compare M scores per removed feature and
+        end with a verdict (mitigated | not_mitigated | inconclusive) and its reason."""
         from ufmclean.verify.run import VerifyOptions, run_verify
         from ufmclean.verify.report import write_report
         from ufmclean.verify.gradcam import gradcam_for_run
@@ -61,7 +78,7 @@ def register(app: typer.Typer) -> None:
             opts = VerifyOptions(seeds=seeds, size=size, model=model, device=device, epochs=epochs, alpha=alpha,
                                  lr=lr, schedule=schedule, width=width,
                                  labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
-                                 max_features=max_features, gradcam_images=gradcam)
+                                 max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop)
             doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))
             pngs = gradcam_for_run(art, out / "gradcam", model_name=model, n_images=gradcam) if gradcam > 0 else []
             write_report(doc, out, gradcam_pngs=pngs)
@@ -69,3 +86,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         _print_table(doc)
+        typer.echo(verdict_line(doc))

@@ -4,8 +4,9 @@
 (rendered with OpenCV) or a given patch into ``k`` training images chosen with the verify split, and
 writes ``canary.json`` at the copy's root:
 ``{"version", "text", "k", "class", "seed", "box_frac": [x0, y0, x1, y1], "files": [{"relpath", "x0",
-"y0", "x1", "y1"}], "patch_png": <base64 PNG>, "mask_png": <base64 PNG>}``. The text is synthetic (it
-is the user's canary, not patient data). Verify reads ``canary.json`` to score the canary.
+"y0", "x1", "y1"}], "patch_png": <base64 PNG>, "mask_png": <base64 PNG>, "audit": {...}}`` (``audit``
+only with ``audit`` > 0, see :mod:`ufmclean.verify.audit`). The text is synthetic (it is the user's
+canary, not patient data). Verify reads ``canary.json`` to score the canary.
 """
 
 from __future__ import annotations
@@ -151,9 +152,14 @@ def make_canary(
     height_frac: float = 0.07,
     split_seed: int = 0,
     eval_fraction: float = 0.2,
+    audit: int = 0,
 ) -> dict:
     """Copy ``input_dir`` to ``out_dir`` with the canary stamped into ``k`` training images; returns a small
-    summary ``{"k", "class", "n_files_copied", "canary_json"}``.
+    summary ``{"k", "class", "n_files_copied", "n_audit", "canary_json"}``.
+
+    ``audit`` N > 0 adds the one-run audit (:mod:`ufmclean.verify.audit`): N random fake names / IDs,
+    each stamped into one other training image (balanced over all classes, whatever ``label`` is), and
+    N more recorded in ``canary.json`` but never inserted.
 
     ``box_frac`` is the canary's top-left corner as fractions of (width, height); ``height_frac`` its
     height as a fraction of the image height. The canary is drawn white over the image through its
@@ -187,21 +193,31 @@ def make_canary(
     if frac[2] > 1 or frac[3] > 1:
         raise UsageError("the canary does not fit in the image at that place; shorten --text or move it")
     spec = CanarySpec(patch, mask, frac, (), chosen[0].label, k)
+    planned, texts = [], []
+    if audit:
+        from ufmclean.verify.audit import plan_audit
+
+        planned, texts = plan_audit(items, n=audit, exclude_relpaths={it.relpath for it in chosen},
+                                    seed=seed, height_px=max(5, int(round(height_frac * H0))), image_hw=(H0, W0),
+                                    exclude_texts=(text,) if text else (), split_seed=split_seed,
+                                    eval_fraction=eval_fraction)
     files = []
     n = 0
     for p in sorted(src.rglob("*")):
         if p.is_file():
             _link_or_copy(p, dst / p.relative_to(src))
             n += 1
-    for it in chosen:
-        img = cv2.imread(str(src / it.relpath), cv2.IMREAD_UNCHANGED)
+    stamps = [(it.relpath, spec, True) for it in chosen] + [(c.relpath, c.spec, False) for c in planned if c.inserted]
+    for relpath, sp, named in stamps:
+        img = cv2.imread(str(src / relpath), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise UsageError("a chosen canary image could not be read; check the dataset")
-        new, box = stamp_canary(img, spec)
-        target = dst / it.relpath
+        new, box = stamp_canary(img, sp)
+        target = dst / relpath
         target.unlink()  # break the hard link before writing: the input file must stay untouched
         _write_image_atomic(target, new)
-        files.append({"relpath": it.relpath, "x0": box.x0, "y0": box.y0, "x1": box.x1, "y1": box.y1})
+        if named:
+            files.append({"relpath": relpath, "x0": box.x0, "y0": box.y0, "x1": box.x1, "y1": box.y1})
     doc = {
         "version": 1,
         "text": text,
@@ -215,8 +231,24 @@ def make_canary(
         "patch_png": _b64png(patch),
         "mask_png": _b64png(mask.astype(np.uint8) * 255),
     }
+    if planned:
+        from ufmclean.verify.audit import audit_json
+
+        doc["audit"] = audit_json(planned, texts, seed=seed)
     atomic_write_bytes(dst / CANARY_FILE, json.dumps(doc, indent=1).encode())
-    return {"k": k, "class": doc["class"], "n_files_copied": n, "canary_json": str(dst / CANARY_FILE)}
+    return {"k": k, "class": doc["class"], "n_files_copied": n, "n_audit": audit,
+            "canary_json": str(dst / CANARY_FILE)}
+
+
+def read_canary_doc(dataset_dir: str | Path) -> dict | None:
+    """The parsed ``canary.json`` of a dataset root; ``None`` when there is none."""
+    p = Path(dataset_dir) / CANARY_FILE
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except ValueError:
+        raise UsageError(f"{CANARY_FILE} is not JSON; re-create it with `ufmclean canary`") from None
 
 
 def read_canary(dataset_dir: str | Path) -> CanarySpec | None:

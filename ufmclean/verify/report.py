@@ -20,10 +20,21 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data)
 
 
+def jsonable(o: object) -> object:
+    """``o`` with every non-finite float (NaN, inf) replaced by ``None``, recursively (dicts, lists, tuples)."""
+    if isinstance(o, dict):
+        return {k: jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [jsonable(v) for v in o]
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    return o
+
+
 def write_json(doc: dict, dest: str | Path) -> Path:
     """Write ``doc`` as indented JSON (NaN -> null) to ``dest`` atomically."""
     dest = Path(dest)
-    _atomic_bytes(dest, json.dumps(doc, indent=1, allow_nan=False, default=_default).encode())
+    _atomic_bytes(dest, json.dumps(jsonable(doc), indent=1, allow_nan=False, default=_default).encode())
     return dest
 
 
@@ -93,13 +104,38 @@ def plot_accuracy(doc: dict, dest: str | Path) -> Path:
     return dest
 
 
+def plot_audit(doc: dict, dest: str | Path) -> Path | None:
+    """Audit canaries' seed-mean white-box M, inserted vs never inserted, before and after. ``None`` without."""
+    rows = (doc.get("audit") or {}).get("canaries") or []
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    rng = np.random.default_rng(0)
+    for i, (ph, ins) in enumerate((("before", True), ("before", False), ("after", True), ("after", False))):
+        m = [r[f"m_{ph}"] for r in rows if r["inserted"] == ins and r[f"m_{ph}"] is not None]
+        colour = "tab:red" if ins else "tab:grey"
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(m)), m, s=12, color=colour, alpha=0.7)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(4), ["before\ninserted", "before\nnever", "after\ninserted", "after\nnever"])
+    ax.set_ylabel("white-box M (seed mean)")
+    dest = Path(dest)
+    _savefig(fig, dest)
+    plt.close(fig)
+    return dest
+
+
 def write_html(doc: dict, dest: str | Path, *, images: list[str]) -> Path:
     """Render the HTML page (template ``templates/verify.html.j2``) with ``images`` relative to ``dest``."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("ufmclean.verify", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
-    html = env.get_template(TEMPLATE).render(doc=doc, images=images)
+    html = env.get_template(TEMPLATE).render(doc=jsonable(doc), images=images)
     dest = Path(dest)
     _atomic_bytes(dest, html.encode())
     return dest
@@ -116,6 +152,9 @@ def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: list[str] = ()
         if p is not None:
             imgs.append(p.name)
     imgs.append(plot_accuracy(doc, out / "accuracy.png").name)
+    p = plot_audit(jsonable(doc), out / "audit.png")  # type: ignore[arg-type]
+    if p is not None:
+        imgs.insert(0, p.name)
     imgs += [str(Path(g).relative_to(out)) for g in gradcam_pngs]
     paths["html"] = str(write_html(doc, out / "verify.html", images=imgs))
     paths["images"] = imgs

@@ -23,9 +23,11 @@ import numpy as np
 from ufmclean.errors import UfmError, UsageError
 from ufmclean.verify import data as vdata
 from ufmclean.verify.canary import read_canary
+from ufmclean.verify.controls import ControlScores, control_features
 from ufmclean.verify.features import Feature, canary_feature, finding_feature, removed_findings
 from ufmclean.verify.mscore import score_feature
 from ufmclean.verify.train import SCHEDULES, TrainConfig, accuracy_auroc, predict_proba, train_probe
+from ufmclean.verify.verdict import decide
 
 log = logging.getLogger(__name__)
 SETTINGS = ("white", "grey", "black")
@@ -52,6 +54,7 @@ class VerifyOptions:
     ood_dir: str | None = None
     max_features: int = 50
     gradcam_images: int = 4
+    max_accuracy_drop: float = 0.02
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -62,6 +65,8 @@ class VerifyOptions:
             raise UsageError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0 <= self.max_accuracy_drop <= 1:
+            raise UsageError(f"--max-accuracy-drop must be in [0, 1], got {self.max_accuracy_drop}")
         if not self.lr > 0 or self.width < 1:
             raise UsageError(f"--lr must be > 0 and --width >= 1, got {self.lr} and {self.width}")
 
@@ -137,6 +142,10 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
                                     label_of={it.relpath: it.label for it in items}, max_features=options.max_features)
     cfg = TrainConfig(model=options.model, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
                       device=options.device, width=options.width, schedule=options.schedule)
+    controls = control_features(original, size=options.size, classes=classes)
+    cscores = ControlScores(controls) if controls is not None else None
+    if controls is not None and len(controls.audit):
+        say(f"scoring {len(controls.audit)} audit canaries on every probe ({int(controls.inserted.sum())} inserted)")
     probe_rows: dict[str, list[dict]] = {"before": [], "after": []}
     rows: list[dict] = []
     artefacts: dict = {"probes": {}, "eval_images": ev.images, "eval_labels": ev.labels, "features": feats}
@@ -150,6 +159,8 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
             acc, auc = accuracy_auroc(p_ev, ev.labels)
             probe_rows[phase].append({"seed": seed, "accuracy": acc, "auroc": auc, "train_seconds": round(probe.seconds, 3),
                                       "images_per_s": round(probe.images_per_s, 1), "device": probe.device})
+            if cscores is not None:
+                cscores.add(phase, predict, ev.images, ev.labels, p_ev)
             for f in feats:
                 for setting in SETTINGS:
                     x, y, pc = (ood_x, ood_y, p_ood) if setting == "black" else (ev.images, ev.labels, p_ev)
@@ -180,14 +191,23 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
                         "m_before": sb[1], "p_before": sb[2], "p_mw_before": sb[3], "class_before": sb[4],
                         "m_after": sa[1], "p_after": sa[2], "p_mw_after": sa[3], "class_after": sa[4],
                     })
+    tests, audit_doc = cscores.tests(seed=options.split_seed) if cscores is not None else (None, None)
+    probe_doc = {phase: _probe_summary(r) for phase, r in probe_rows.items()}
+    counts = np.bincount(ev.labels, minlength=len(classes))
+    verdict = decide(accuracy_before=probe_doc["before"]["accuracy"], accuracy_after=probe_doc["after"]["accuracy"],
+                     n_eval=len(ev.labels), majority_rate=float(counts.max() / max(1, counts.sum())), tests=tests,
+                     alpha=options.alpha, max_accuracy_drop=options.max_accuracy_drop)
+    say(f"verdict: {verdict['status']}: {verdict['reason']}")
     doc = {
+        "verdict": verdict,
         "settings": {**asdict(options), "classes": list(classes), "sanitized_root": "clean" if clean != sanitized else ".",
                      "n_train": len(tr_before.images), "n_eval": len(ev.images), "n_ood": len(ood_x),
                      "ood": ood_desc, "n_held_back": len(items) - len(present),
                      "held_back_policy": "files missing from the sanitised data are excluded from both datasets",
                      "eval_policy": "both probes are evaluated on the sanitised held-out split",
                      "n_read_errors": len(tr_before.errors) + len(tr_after.errors) + len(ev.errors), **finfo},
-        "probe": {phase: _probe_summary(r) for phase, r in probe_rows.items()},
+        "probe": probe_doc,
+        "audit": audit_doc,
         "features": _nan_to_none(rows),
         "summary": summarise(rows, alpha=options.alpha, n_seeds=options.seeds),
         "wall_seconds": round(time.perf_counter() - t_start, 1),
