@@ -8,7 +8,7 @@ import os
 from ufmclean.ocr.base import OcrEngine, TextRegion
 
 #: Engines behind the seam. ``ppocr`` (PP-OCRv4 through ONNX Runtime) is the default: on the
-#: benches it reads as much as easyocr at a fraction of the cost (table in bench/README.md).
+#: benches it reads as much as easyocr at a fraction of the cost (bench/scan.py prints the table).
 ENGINES = ("ppocr", "easyocr")
 DEFAULT_ENGINE = "ppocr"
 

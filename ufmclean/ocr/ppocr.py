@@ -7,7 +7,7 @@ the package (its import pulls in GUI OpenCV, PyYAML, Shapely and tqdm, which the
 the pre- and post-processing below follow PaddleOCR's published ``DBPostProcess`` and
 ``CTCLabelDecode``, restricted to what an axis-aligned box scan needs.
 
-Costs measured with ``bench/scan.py`` are in the commit that made this the default engine.
+Costs: ``bench/scan.py`` (images/s and recall against Presidio) and ``bench/views.py``.
 """
 
 from __future__ import annotations
