@@ -11,10 +11,17 @@ tags make the clinical display hide them (issue 17's failure class):
 - ``monochrome1``: MONOCHROME1, text at the stored maximum (renders dark), a bone window
 - ``signed_rescale``: int16 with intercept -1024, text in air at -600 HU, soft-tissue window
 - ``text_at_min``: text at the stored minimum on a brighter field, 12-bit window above the data
+- ``text_dense``: a CT/MR-style overlay of 24 short lines (name, IDs, dates, kV/mA, slice) in the
+  four corners at the stored maximum, with the stale window of ``stale_above``
 
 Backgrounds are real chest X-rays (Kermany, ../shared/data) at 512², else smooth noise. For each
 case and engine: recall when only the clinical ``display`` is read (what the scan did before) and
 when every view is read (``LoadedImage.ocr_views``), and the OCR CPU seconds per image of each.
+
+``--shared`` instead reads every DICOM in ``../shared/data`` (the cine zip unpacked) and
+``sample_data/``: per file the views the loader builds, findings with the display only and with
+every view, the OCR CPU seconds of each view read alone, and for the files whose SOURCE.md lists
+burned-in text, the listed texts read (tests/scan/listed_texts.py) with the display only / all views.
 """
 
 from __future__ import annotations
@@ -60,6 +67,31 @@ def _stamp(img: np.ndarray, value: int, seed: int) -> tuple[np.ndarray, list[lis
     return out, boxes
 
 
+DENSE = (("DOE^JANE", "MRN 00482913", "ACC 7781204", "1961-07-04 F", "ST. ELSEWHERE", "CT CHEST W/O"),
+         ("2019-03-11", "14:22:07", "SE 3 IM 41", "KVP 120", "MA 240", "SL 1.25 MM"),
+         ("W 400 L 40", "FOV 36 CM", "TILT 0.0", "ROT 0.5S", "HE+ 55.0", "Z 1.0"),
+         ("DR SMITH", "REF J BROWN", "STN CT04", "PORTABLE", "SUPINE", "P 00123"))
+
+
+def _stamp_dense(img: np.ndarray, value: int) -> tuple[np.ndarray, list[list[int]]]:
+    """24 short overlay lines, six per corner, in a small font (text-dense CT/MR frames)."""
+    import cv2
+
+    out = img.astype(np.float64).copy()
+    h, w = img.shape
+    boxes = []
+    for corner, lines in enumerate(DENSE):
+        for i, text in enumerate(lines):
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1)
+            x = 6 if corner % 2 == 0 else w - tw - 6
+            y = 16 + 17 * i if corner < 2 else h - 8 - 17 * (len(lines) - 1 - i)
+            mask = np.zeros(img.shape, np.uint8)
+            cv2.putText(mask, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.42, 255, 1)
+            out[mask > 0] = value
+            boxes.append([x, y - th, x + tw, y + base])
+    return out, boxes
+
+
 def make_case(case: str, seed: int, path: Path) -> list[list[int]]:
     """Write one case's DICOM to ``path``; return its ground-truth line boxes."""
     from pydicom.dataset import FileDataset, FileMetaDataset
@@ -86,6 +118,9 @@ def make_case(case: str, seed: int, path: Path) -> list[list[int]]:
         arr, boxes = _stamp(base, -600, seed)
         arr = arr + 1024  # stored value = HU - intercept
         signed, tags = 1, {"RescaleIntercept": -1024, "RescaleSlope": 1, "WindowCenter": 40, "WindowWidth": 400}
+    elif case == "text_dense":
+        arr, boxes = _stamp_dense(g, 255)
+        tags = {"WindowCenter": 1059, "WindowWidth": 2359}
     elif case == "text_at_min":
         arr, boxes = _stamp(g.astype(np.float64) * 0.5 + 100, 0, seed)
         tags = {"WindowCenter": 3000, "WindowWidth": 1000}
@@ -107,14 +142,97 @@ def make_case(case: str, seed: int, path: Path) -> list[list[int]]:
     return boxes
 
 
-CASES = ("stale_above", "stale_below", "8bit_in_16", "monochrome1", "signed_rescale", "text_at_min")
+CASES = ("stale_above", "stale_below", "8bit_in_16", "monochrome1", "signed_rescale", "text_at_min", "text_dense")
+
+
+def _shared_inputs(tmp: Path) -> list[tuple[str, Path]]:
+    """``(label, folder)`` of every DICOM source: ../shared/data's folders (zips unpacked) and sample_data."""
+    import zipfile
+
+    roots = []
+    if SHARED.is_dir():
+        for folder in sorted(p for p in SHARED.iterdir() if p.is_dir()):
+            if any(folder.rglob("*.dcm")) or any(folder.rglob("*.DCM")) or any(folder.glob("*.zip")):
+                roots.append((folder.name, folder))
+            for z in sorted(folder.glob("*.zip")):
+                dest = tmp / folder.name / z.stem
+                with zipfile.ZipFile(z) as zf:
+                    zf.extractall(dest)
+                roots.append((f"{folder.name}/{z.name}", dest))
+    roots.append(("sample_data", REPO / "sample_data"))
+    return roots
+
+
+def shared_bench(engine_name: str) -> None:
+    """Every DICOM in ../shared/data and sample_data: findings and cost per view (see the docstring)."""
+    from dataclasses import replace
+
+    from ufmclean.detect.text import text_findings
+    from ufmclean.io import discover, load_image
+    from ufmclean.ocr import get_engine
+
+    sys.path.insert(0, str(REPO / "tests" / "scan"))
+    from listed_texts import LISTED, missing_texts
+
+    engine = get_engine("cpu", engine=engine_name)
+    print(f"{'file':<58}{'frames':>7} {'views':<22}{'findings 1 view -> all':>24}  "
+          f"{'cpu s per view (display, extras)':<34}{'listed read (1 view / all)'}")
+    totals = {"files": 0, "extra": 0, "cpu_one": 0.0, "cpu_all": 0.0, "listed": 0, "one": 0, "all": 0}
+    with tempfile.TemporaryDirectory(prefix="ufm-bench-shared-") as tmp:
+        for label, root in _shared_inputs(Path(tmp)):
+            for rec in discover(root):
+                if rec.format != "dicom":
+                    continue
+                name = f"{label}/{rec.relpath}"[-57:]
+                try:
+                    loaded = load_image(rec)
+                except Exception as exc:  # a file the loader refuses: say why, go on
+                    print(f"{name:<58}{'':>7} {'not scanned: ' + type(exc).__name__ + ': ' + str(exc)[:70]}")
+                    continue
+                per_view, found = [], {}
+                for view_name, view in loaded.ocr_views():
+                    t = time.process_time()
+                    text_findings(replace(loaded, display=view, views=()), engine)
+                    per_view.append((view_name, time.process_time() - t))
+                for mode, image in (("one", replace(loaded, views=())), ("all", loaded)):
+                    found[mode] = text_findings(image, engine)
+                totals["files"] += 1
+                totals["extra"] += len(loaded.views)
+                totals["cpu_one"] += per_view[0][1]
+                totals["cpu_all"] += sum(c for _, c in per_view)
+                key = next((k for k in LISTED if k.split(":")[-1].endswith(Path(rec.relpath).name)
+                            and k.split("/")[0] == label.split("/")[0]), None)  # fmt: skip
+                listed = ""
+                if key:
+                    shape = loaded.display.shape[1:3]
+                    want = LISTED[key]
+                    read = {m: sum(len(want) - len(missing_texts(found[m], want, shape=shape, frame=fr))
+                                   for fr in range(loaded.n_frames)) for m in found}  # fmt: skip
+                    n = len(want) * loaded.n_frames
+                    totals["listed"] += n
+                    totals["one"] += read["one"]
+                    totals["all"] += read["all"]
+                    listed = f"{read['one']}/{n} / {read['all']}/{n}"
+                views = ",".join(v for v, _ in per_view)
+                cost = ", ".join(f"{c:.2f}" for _, c in per_view)
+                print(f"{name:<58}{loaded.n_frames:>7} {views:<22}{len(found['one']):>12} -> {len(found['all']):<8}  "
+                      f"{cost:<34}{listed}")
+    t = totals
+    print(f"\n{t['files']} DICOM read; {t['extra']} extra views; OCR CPU s display only {t['cpu_one']:.1f}, "
+          f"all views {t['cpu_all']:.1f} (+{100 * (t['cpu_all'] / max(t['cpu_one'], 1e-9) - 1):.0f} %); "
+          f"listed burned-in texts read: display only {t['one']}/{t['listed']}, all views {t['all']}/{t['listed']}.")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=4, help="images per case")
     ap.add_argument("--engines", nargs="+", default=["ppocr"])
+    ap.add_argument("--shared", action="store_true", help="every DICOM in ../shared/data and sample_data instead")
     args = ap.parse_args()
+    if args.shared:
+        for name in args.engines:
+            shared_bench(name)
+        return
     from dataclasses import replace
 
     from ufmclean.detect.text import text_findings

@@ -113,3 +113,19 @@ def test_thumbnail_cap_keeps_review_images_first() -> None:
     p = _Collector()
     p.feed(html)
     assert p.imgs == 1 and len(p.rows) == 3
+
+
+def test_report_shows_the_view_each_finding_was_read_in() -> None:
+    import re
+
+    images, findings = _rows()
+    findings[1] = {**findings[1], "view": "range"}  # read only once the stale window was set aside
+    findings[0] = {**findings[0], "view": "display"}
+    html = render_report(images, findings)
+    cells = dict(re.findall(r"<td><code>([^<]*)</code></td><td>([a-z]*)</td>", html))
+    assert cells["[name, 16 chars]"] == "display"
+    assert cells["[date, 15 chars]"] == "range"
+    # tables written before views existed carry no column: text read in the display, others blank
+    older = [{k: v for k, v in f.items() if k != "view"} for f in _rows()[1]]
+    cells = dict(re.findall(r"<td><code>([^<]*)</code></td><td>([a-z]*)</td>", render_report(images, older)))
+    assert cells["[date, 15 chars]"] == "display"

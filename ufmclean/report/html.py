@@ -125,6 +125,7 @@ def render_report(
                 "action": f.get("action") or "keep", "reasons": reasons,
                 "text": text if show_text else mask_text(text, str(f.get("phi_type") or "")),
                 "doc_freq": f.get("doc_freq"), "confidence": f.get("confidence"),
+                "view": str(f.get("view") or ("display" if f.get("kind") == "text" else "")),
                 "residual_ok": f.get("residual_ok"), "colour": ACTION_COLOURS.get(f.get("action") or "keep", "#555"),
                 "box": [int(f.get(k) or 0) for k in ("x0", "y0", "x1", "y1")],
             })
