@@ -260,3 +260,17 @@ def test_cut_extensions_skip_a_letter_whose_line_was_found_whole():
     # a line box seen under 8 px in its (shrunk) crop is too loose to vouch for the letter
     shrunk = Crop(BBox(0, 0, 400, 200), 0.3)
     assert len(cut_extensions([letter, (BBox(90, 48, 160, 64), shrunk)], height=200, width=400)) == 1
+
+
+def test_collinear_runs_join_pieces_of_one_text_line_only() -> None:
+    from ufmclean.ocr.fast import collinear_runs
+
+    por, able = BBox(90, 23, 114, 35), BBox(134, 23, 166, 35)  # 'POR' + 'ABLE', 'T' lost in a bright band
+    assert collinear_runs([able, por]) == [BBox(90, 23, 166, 35)]
+    # a piece on another baseline, of another height, too far away or too tall is not joined
+    assert collinear_runs([por, BBox(134, 31, 166, 43)]) == []
+    assert collinear_runs([por, BBox(134, 23, 166, 55)]) == []
+    assert collinear_runs([por, BBox(150, 23, 170, 35)]) == []
+    assert collinear_runs([BBox(0, 0, 40, 40), BBox(50, 0, 90, 40)], max_height=32) == []
+    # a run of three
+    assert collinear_runs([por, able, BBox(180, 24, 200, 36)]) == [BBox(90, 23, 200, 36)]

@@ -98,3 +98,22 @@ def test_zero_for_o_is_undone_inside_words_only():
     assert latin_digits("HELL0 D0E, JANE") == "HELLO DOE, JANE"
     assert latin_digits("MRN 00482913 1971-03-04 ACC 7731920 10:00") == "MRN 00482913 1971-03-04 ACC 7731920 10:00"
     assert latin_digits("A0") == "A0"
+
+
+@pytest.mark.ocr
+def test_a_small_dark_on_light_label_at_the_frame_edge_is_read_on_its_own():
+    """A 13x16 label patch by the right edge: the detector's box over it (and the patch padded in the
+    frame) read 'n' or nothing; the patch read alone, framed by its own edge, reads 'L'."""
+    import cv2
+
+    from ufmclean.ocr.ppocr_engine import PpOcrEngine
+
+    g = np.full((256, 256), 12, np.uint8)
+    g[:, :232] = 150
+    g = cv2.GaussianBlur(g, (0, 0), 2)
+    g[121:137, 237:250] = 225
+    cv2.putText(g, "L", (239, 134), cv2.FONT_HERSHEY_PLAIN, 0.8, 25, 1)
+    engine = PpOcrEngine("cpu", threads=1)
+    patch = [r for r in engine.read(g) if r.bbox.x0 >= 228 and 110 <= r.bbox.y0 <= 130]
+    assert any(r.text == "L" for r in patch)
+    assert all(r.bbox.x1 <= 256 and r.bbox.y1 <= 256 for r in patch)

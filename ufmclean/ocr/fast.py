@@ -288,6 +288,35 @@ def uncovered(
     ]
 
 
+def collinear_runs(lines: list[BBox], *, max_height: int = 32, max_gap: float = 2.0) -> list[BBox]:
+    """Boxes joining two or more ``lines`` that sit on one text line: tops and heights within a
+    quarter of the height, gaps at most ``max_gap`` heights, each at most ``max_height`` tall.
+
+    Text over a bright band (a spine, a tube) breaks into pieces where the band links a letter with
+    the anatomy; the pieces alone are too long to be lone letters or too short to read, while the
+    joined run reads whole ('POR' + 'ABLE' -> 'PORTABLE'). Bone edges rarely give equal-height
+    pieces on one baseline.
+    """
+    pieces = sorted((ln for ln in lines if ln.height <= max_height), key=lambda b: b.x0)
+    runs = []
+    used: set[int] = set()
+    for i, first in enumerate(pieces):
+        if i in used:
+            continue
+        run, last = first, first
+        for j in range(i + 1, len(pieces)):
+            nxt = pieces[j]
+            tol = max(2, last.height // 4)
+            if (j not in used and abs(nxt.y0 - last.y0) <= tol and abs(nxt.height - last.height) <= tol
+                    and 0 <= nxt.x0 - last.x1 <= max_gap * last.height):  # fmt: skip
+                used.add(j)
+                run = BBox(run.x0, min(run.y0, nxt.y0), nxt.x1, max(run.y1, nxt.y1))
+                last = nxt
+        if run != first:
+            runs.append(run)
+    return runs
+
+
 def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6, min_height_ratio: float = 0.6) -> list[BBox]:
     """Keep the larger of two boxes when the smaller lies ``overlap`` or more inside it and is at
     least ``min_height_ratio`` of its height (the same text found twice, e.g. in overlapping crops).
@@ -304,7 +333,7 @@ def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6, min_height_ratio
 
 def direct_candidates(
     grey: np.ndarray, lines: list[BBox], boxes: list[BBox], *, settings: CandidateSettings | None = None,
-    max_height: int = 32,
+    max_height: int = 32, patches: list[BBox] | None = None,
 ) -> list[BBox]:
     """Candidate boxes of ``grey`` (uint8 ``(H, W)``) that go to the recogniser without a detector box.
 
@@ -312,15 +341,19 @@ def direct_candidates(
     with the patch rim, and faint letters on a tissue edge. So, where the detector ``boxes`` cover
     less than half of them: short candidate ``lines`` (a letter or two, at most ``max_height`` px;
     bigger lone marks are the marker detector's job, and on real X-rays most long uncovered
-    candidates are bone and device edges) padded by a third of their height (the recogniser reads
-    a lone 9-12 px letter far better with context), :func:`label_patches` and
-    :func:`fragment_letters`. Callers hold their reads to a stricter confidence.
+    candidates are bone and device edges) and :func:`collinear_runs` of uncovered lines, padded by a third of their height (the recogniser reads
+    a lone 9-12 px letter far better with context), :func:`label_patches` (``patches``, when the
+    caller has them already) and :func:`fragment_letters`. Callers hold their reads to a stricter
+    confidence.
     """
     s = settings or CandidateSettings()
     h, w = grey.shape
-    short = [ln for ln in uncovered(lines, boxes) if ln.width <= 2 * ln.height and ln.height <= max_height]
+    missed = uncovered(lines, boxes)
+    short = [ln for ln in missed if ln.width <= 2 * ln.height and ln.height <= max_height]
+    short += uncovered(collinear_runs(missed, max_height=max_height), boxes)
     direct = [ln.pad(max(4, ln.height // 3), height=h, width=w) for ln in short]
     # Checked against detector boxes only: a padded direct line over a label may read as nothing.
-    direct += [p.pad(1, height=h, width=w) for p in uncovered(label_patches(grey, settings=s), boxes)]
+    found = label_patches(grey, settings=s) if patches is None else patches
+    direct += [p.pad(1, height=h, width=w) for p in uncovered(found, boxes)]
     direct += uncovered(fragment_letters(grey, settings=s), boxes)
     return direct

@@ -14,7 +14,7 @@ import numpy as np
 from typing import Literal
 
 from ufmclean.ocr.base import TextRegion, check_image
-from ufmclean.ocr.fast import CandidateSettings, direct_candidates, drop_duplicates, text_lines
+from ufmclean.ocr.fast import CandidateSettings, direct_candidates, drop_duplicates, label_patches, text_lines
 from ufmclean.ocr.ppocr import DetectorSettings, TextDetector, TextRecognizer
 from ufmclean.records import BBox
 
@@ -77,8 +77,11 @@ class PpOcrEngine:
         self.detector = TextDetector(device=self.device, threads=n, settings=detector or STRATEGY_DETECTOR[strategy])
         self.recognizer = TextRecognizer(device=self.device, threads=n)
 
-    def detect_boxes(self, grey: np.ndarray) -> tuple[list[BBox], list[BBox]]:
-        """``(detector boxes, direct boxes)`` of ``grey`` (uint8 ``(H, W)``) in its pixel coordinates."""
+    def detect_boxes(self, grey: np.ndarray, *, patches: list[BBox] | None = None) -> tuple[list[BBox], list[BBox]]:
+        """``(detector boxes, direct boxes)`` of ``grey`` (uint8 ``(H, W)``) in its pixel coordinates.
+
+        ``patches``: the frame's :func:`~ufmclean.ocr.fast.label_patches`, when already found.
+        """
         h, w = grey.shape
         # DB boxes hug small glyphs; a margin of a fifth of the height gives the recogniser the
         # context it was trained with (a lone tight 'L' reads as '?') and redaction the glyph's rim.
@@ -92,22 +95,47 @@ class PpOcrEngine:
         if not lines:  # None: too busy for candidates; the detector has read the whole frame anyway
             return boxes, whole
         return boxes, whole + direct_candidates(grey, lines, boxes, settings=self.candidates,
-                                                max_height=self.direct_max_height)
+                                                max_height=self.direct_max_height, patches=patches)
 
     def read(self, image: np.ndarray) -> list[TextRegion]:
         """Read text from ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``); boxes in its pixel coordinates."""
         grey = check_image(image)
-        boxes, direct = self.detect_boxes(grey)
+        patches = label_patches(grey, settings=self.candidates)
+        boxes, direct = self.detect_boxes(grey, patches=patches)
         every = boxes + direct
-        if not every:
+        if not every and not patches:
             return []
-        reads = self.recognizer.recognize(grey, every)
+        reads = self.recognizer.recognize(grey, every) if every else []
         out = []
         for i, (box, (text, conf)) in enumerate(zip(every, reads)):
             text = latin_digits(text.strip())
             floor = self.min_confidence if i < len(boxes) else self.direct_min_confidence
             if text and conf >= floor:
                 out.append(TextRegion(box, text, conf))
+        return out + self._read_patches(grey, patches, out)
+
+    def _read_patches(self, grey: np.ndarray, patches: list[BBox], read: list[TextRegion]) -> list[TextRegion]:
+        """Each dark-on-light label patch read on its own, framed by its own edge.
+
+        A detector box over a small label also holds the dark surround, and the patch padded
+        within the frame holds its rim: both can read as nothing or a stray glyph ('L' as '4'). The
+        patch alone, with 2 px of its border replicated, reads as it looks. Added where no read
+        already gives the same text over the patch.
+        """
+        import cv2
+
+        from ufmclean.ocr.recall import is_found
+
+        out = []
+        for p in patches:
+            crop = cv2.copyMakeBorder(np.ascontiguousarray(grey[p.slices]), 2, 2, 2, 2, cv2.BORDER_REPLICATE)
+            ((text, conf),) = self.recognizer.recognize(crop, [BBox(0, 0, crop.shape[1], crop.shape[0])])
+            text = latin_digits(text.strip())
+            if not text or conf < self.direct_min_confidence:
+                continue
+            if is_found(p, [r.bbox for r in read if r.text.replace(" ", "") == text.replace(" ", "")]):
+                continue
+            out.append(TextRegion(p, text, conf))
         return out
 
 
