@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ufmclean.errors import UfmError, UsageError
+from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.pipeline.scan_parts import ImageScan, write_part
@@ -151,6 +151,8 @@ def _scan_one(record: ImageRecord, *, engine: Any, options: ScanOptions) -> tupl
 
     try:
         image = load_image(record, max_pixels=options.max_pixels)
+    except NotAnImageError as exc:  # a DICOM object without pixels: nothing to scan, not a failure
+        return ImageScan(record.image_id, "skipped", str(exc)), []
     except UfmError as exc:  # loader messages are PHI-free by contract
         return ImageScan(record.image_id, "error", str(exc)), []
     rec = image.record
@@ -209,7 +211,7 @@ def scan_batch(
 
 
 def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached: bool, seconds: float) -> dict[str, Any]:
-    return {"batch_key": key, "n_images": len(images), "n_errors": sum(i.status != "ok" for i in images),
+    return {"batch_key": key, "n_images": len(images), "n_errors": sum(i.status == "error" for i in images),
             "n_findings": n_findings, "cached": cached, "seconds": round(seconds, 3)}
 
 
