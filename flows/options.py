@@ -21,14 +21,20 @@ Device = Literal["auto", "cpu", "cuda"]
 
 
 class SanitizeSettings(BaseModel):
-    """Policy and OCR options of a sanitize run. ``None`` means the library default (or the policy file's)."""
+    """Policy and OCR options of a sanitize run. ``None`` means the library default (or the policy file's);
+    for the scan settings (engine, strategy, markers, batch size, max_pixels, labels) it means the setting the
+    run folder's last scan used, and a given value that differs from it is refused unless ``rescan``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy_file: Optional[str] = Field(None, description="Policy TOML file (see `ufmclean sanitize --show-policy`).")
     device: Device = Field("auto", description="OCR device for the scan and the residual check.")
-    batch_size: int = Field(16, ge=1, le=4096, description="Images per batch task (scan and sanitize).")
-    engine: Literal["ppocr", "easyocr"] = Field("ppocr", description="OCR engine for the scan and the residual check.")
+    batch_size: Optional[int] = Field(None, ge=1, le=4096, description="Images per batch task (scan and sanitize); "
+                                      "default: the run's scan's, else 16.")
+    engine: Optional[Literal["ppocr", "easyocr"]] = Field(None, description="OCR engine for the scan and the residual "
+                                                          "check; default: the run's scan's, else ppocr.")
+    max_pixels: Optional[int] = Field(None, ge=1, description="Refuse images declaring more values than this.")
+    rescan: bool = Field(False, description="Accept a new scan when a scan setting given here differs from the run's scan.")
     strategy: Optional[Literal["fast", "full"]] = Field(None, description="Scan OCR strategy.")
     markers: Optional[bool] = Field(None, description="Detect non-text markers (stickers, rulers, pen marks).")
     residual_check: Optional[bool] = Field(None, description="Re-read each redacted region with OCR.")

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -53,9 +54,9 @@ def scan_batch_task(records: list[ImageRecord], run_dir: str, options: scan_stag
 
 @task(name="rarity", cache_policy=NO_CACHE, persist_result=False)
 def finalize_scan_task(run_dir: str, records: list[ImageRecord], options: scan_stage.ScanOptions,
-                       timings: dict[str, float]) -> dict[str, Any]:
-    """The one dataset-wide step: rarity over all scan parts -> run tables and ``summary.json``."""
-    return scan_stage.finalize_scan(run_dir, records=records, options=options, timings=timings)
+                       timings: dict[str, float], labels_csv: Optional[str] = None) -> dict[str, Any]:
+    """The one dataset-wide step: rarity over all scan parts -> run tables, ``summary.json``, ``scan_settings.json``."""
+    return scan_stage.finalize_scan(run_dir, records=records, options=options, timings=timings, labels_csv=labels_csv)
 
 
 @task(name="sanitize-batch", **BATCH_TASK)
@@ -76,18 +77,29 @@ def finalize_sanitize_task(run_dir: str, policy: Policy, options: sanitize_stage
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max_images: Optional[int]
-                  ) -> tuple[Policy, scan_stage.ScanOptions, sanitize_stage.SanitizeOptions]:
-    """Policy and stage options from the flow parameters, the way ``ufmclean sanitize`` builds them."""
+def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max_images: Optional[int],
+                  run: Path) -> tuple[Policy, scan_stage.ScanOptions, sanitize_stage.SanitizeOptions, Optional[str]]:
+    """Policy, stage options and labels CSV from the flow parameters, the way ``ufmclean sanitize`` builds them.
+
+    Scan settings not given are those of ``run``'s last scan (see
+    :func:`ufmclean.pipeline.scan_settings.sanitize_scan_options`); a given one that differs is refused
+    (``ScanSettingsConflict``) unless ``settings.rescan``.
+    """
+    from ufmclean.pipeline.scan_settings import sanitize_scan_options
+
     policy = load_policy(settings.policy_file, action=action, rare_max_images=rare_max_images,
                          residual_check=settings.residual_check)
-    scan_kw: dict[str, Any] = {"device": settings.device, "engine": settings.engine, "batch_size": settings.batch_size}
-    if policy.rare_max_images is not None:
-        scan_kw["rare_max_images"] = policy.rare_max_images
-    scan_kw.update({k: v for k, v in (("strategy", settings.strategy), ("markers", settings.markers)) if v is not None})
-    options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine, batch_size=settings.batch_size,
-                                             show_text=settings.show_text)
-    return policy, scan_stage.ScanOptions(**scan_kw), options
+    given = {k: v for k, v in (("strategy", settings.strategy), ("markers", settings.markers),
+                               ("batch_size", settings.batch_size)) if v is not None}
+    options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine,
+                                             show_text=settings.show_text, max_pixels=settings.max_pixels,
+                                             **({"batch_size": settings.batch_size} if settings.batch_size else {}))
+    scan_opts, labels, options = sanitize_scan_options(run, policy=policy,
+                                                       options=options, scan_options=given, rescan=settings.rescan,
+                                                       labels_csv=settings.labels_csv)
+    if settings.batch_size is None:  # batch tasks of both stages follow the scan's batch size
+        options = replace(options, batch_size=scan_opts.batch_size)
+    return policy, scan_opts, options, labels
 
 
 def content_key(records: list[ImageRecord]) -> str:
@@ -226,13 +238,14 @@ def _sanitize_locked(src: Path, run: Path, *, options: SanitizeSettings, action:
                      rare_max_images: Optional[int], kind: str, n_workers: int) -> dict[str, Any]:
     """The flow's body, run while the flow holds the run folder's lock."""
     logger = get_run_logger()
-    policy, scan_opts, san_opts = build_options(options, action=action, rare_max_images=rare_max_images)
+    policy, scan_opts, san_opts, labels_csv = build_options(options, action=action, rare_max_images=rare_max_images,
+                                                            run=run)
     progress = Progress(key="sanitize-progress", description="Batches done (scan, then sanitize)",
                         weights={"scan": 0.6, "sanitize": 0.35, "report": 0.05})
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    records = discover_task(str(src), options.labels_csv)
+    records = discover_task(str(src), labels_csv)
     timings["discover"] = time.perf_counter() - t0
     refuse_inputs_inside((r.path for r in records if r.status != "error"), run)
     by_id = {r.image_id: r for r in records}
@@ -249,7 +262,7 @@ def _sanitize_locked(src: Path, run: Path, *, options: SanitizeSettings, action:
         finalize_scan_task(str(run), records, scan_opts,
                            {"discover": timings["discover"], "detect": timings["scan"],
                             "batches_cached": batches["scan"]["from_cache"] + batches["scan"]["reused_parts"],
-                            "workers": n_workers})
+                            "workers": n_workers}, labels_csv)
         timings["rarity"] = time.perf_counter() - t1
         id_batches = sanitize_stage.make_id_batches(run, batch_size=san_opts.batch_size)
         items = [{"image_ids": ids, "content_key": content_key([by_id[i] for i in ids])} for ids in id_batches]

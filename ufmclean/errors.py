@@ -18,6 +18,10 @@ class MissingCodecError(LoadError):
     """Pixel data is compressed with a transfer syntax no installed plug-in can decode."""
 
 
+class NotAnImageError(LoadError):
+    """A readable file that holds no image (a DICOMDIR, Structured Report, RT structure set...): skipped, not an error."""
+
+
 class DecompressionBombError(LoadError):
     """Declared image size exceeds the configured ``max_pixels`` guard."""
 

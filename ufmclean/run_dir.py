@@ -9,6 +9,7 @@ This module is the one owner of the run folder's layout (see ``docs/ARCHITECTURE
     RUN/.work/thumbs/<image_id>.*       review thumbnails (0600)
     RUN/.work/journal/<host>-<pid>.txt  outputs a batch is about to write (see run_manifest)
     RUN/manifest.json                   every file under clean/ and .work/ this tool wrote
+    RUN/scan_settings.json              the settings of the last finished scan (sanitize reuses them)
     RUN/ufmclean.lock                   the holder of the run (see run_lock)
 
 Stages, flows, the report and the CLI ask a :class:`RunDir` for paths instead of spelling them.
@@ -61,6 +62,8 @@ class RunDir:
     journal = property(lambda self: self.work / "journal", doc="folder of the write-ahead output journals")
     manifest = property(lambda self: self.root / "manifest.json", doc="``RUN/manifest.json``")
     lock = property(lambda self: self.root / "ufmclean.lock", doc="``RUN/ufmclean.lock``")
+    scan_settings = property(lambda self: self.root / "scan_settings.json",
+                             doc="``RUN/scan_settings.json``: settings of the last finished scan")
 
     def scan_part(self, key: str) -> Path:
         """Where the scan part of batch ``key`` lives."""

@@ -82,6 +82,66 @@ def _png_huge_header() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+def tiff_pages(pages: list[tuple[int, int, bytes]]) -> bytes:
+    """An uncompressed 8-bit grey TIFF whose pages declare ``(rows, cols)`` and hold ``data`` (may be short)."""
+    out = bytearray(b"II*\x00\0\0\0\0")
+    next_ptr = 4
+    for rows, cols, data in pages:
+        offset = len(out)
+        out += data + b"\0" * (len(data) % 2)
+        struct.pack_into("<I", out, next_ptr, len(out))
+        entries = [(256, 4, cols), (257, 4, rows), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, offset),
+                   (277, 3, 1), (278, 4, rows), (279, 4, len(data))]
+        out += struct.pack("<H", len(entries))
+        for tag, typ, val in entries:
+            out += struct.pack("<HHI", tag, typ, 1) + (struct.pack("<HH", val, 0) if typ == 3 else struct.pack("<I", val))
+        next_ptr = len(out)
+        out += b"\0\0\0\0"
+    return bytes(out)
+
+
+def tiff_small_then_huge() -> bytes:
+    """Page 1 is 8x8; page 2 declares 30000x30000 (900M values) in 64 bytes on disk."""
+    return tiff_pages([(8, 8, bytes(range(64))), (30000, 30000, bytes(64))])
+
+
+def png_declaring(rows: int, cols: int) -> bytes:
+    """A PNG whose IHDR declares ``rows`` x ``cols`` 8-bit grey pixels, with a tiny IDAT."""
+    ihdr = struct.pack(">IIBBBBB", cols, rows, 8, 0, 0, 0, 0)
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))  # noqa: E731
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def jpeg_declaring(rows: int, cols: int) -> bytes:
+    """A small real JPEG whose frame header (SOF0) is patched to declare ``rows`` x ``cols``."""
+    data = bytearray(_jpeg(gradient(16, 16)))
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, rows, cols)
+    return bytes(data)
+
+
+def non_image_dicom(kind: str) -> bytes:
+    """A DICOMDIR, Basic Text SR or RT Structure Set object (no pixel data), with fake PHI in its header."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    sop = {"dicomdir": "1.2.840.10008.1.3.10", "sr": "1.2.840.10008.5.1.4.1.1.88.11",
+           "rtstruct": "1.2.840.10008.5.1.4.1.1.481.3"}[kind]
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = sop, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    if kind == "dicomdir":
+        ds.FileSetID = "ZZTESTNAME"
+        ds.DirectoryRecordSequence = []
+    else:
+        ds.SOPClassUID, ds.SOPInstanceUID = sop, meta.MediaStorageSOPInstanceUID
+        ds.Modality = "SR" if kind == "sr" else "RTSTRUCT"
+        ds.PatientName, ds.PatientID = FAKE_NAME, FAKE_ID
+    return _dicom_bytes(ds)
+
+
 def _tiff_multipage() -> bytes:
     import tifffile
 
@@ -131,6 +191,14 @@ def _dicom_cases() -> dict[str, tuple[Callable[[], bytes], frozenset[str]]]:
         "dicom/nonsense_window.dcm": (lambda: _dicom_bytes(_good(WindowCenter=-99999, WindowWidth=0)), OK),
         "dicom/missing_rows.dcm": (lambda: _dicom_bytes(_del(_good(), "Rows")), ERROR),
         "dicom/no_preamble_no_meta.dcm": (lambda: _dicom_bytes(_good())[132:], OK_OR_ERROR),
+        # issue 16, 12-13: non-image objects are skipped; bad geometry gets its own message
+        "dicom/DICOMDIR": (lambda: non_image_dicom("dicomdir"), SKIPPED),
+        "dicom/basic_text_sr.dcm": (lambda: non_image_dicom("sr"), SKIPPED),
+        "dicom/rtstruct.dcm": (lambda: non_image_dicom("rtstruct"), SKIPPED),
+        "dicom/negative_frames.dcm": (lambda: _dicom_bytes(_with_pixels(_good(), _good().PixelData,
+                                                                        NumberOfFrames=-1)), ERROR),
+        "dicom/rows_columns_too_big_for_pixels.dcm": (lambda: _dicom_bytes(_with_pixels(_good(), _good().PixelData,
+                                                                                        Rows=64, Columns=96)), ERROR),
     }
 
 
@@ -217,6 +285,10 @@ def _raster_cases() -> dict[str, tuple[Callable[[], bytes], frozenset[str]]]:
         "raster/one_by_one.png": (lambda: _png(np.array([[9]], np.uint8)), OK),
         "raster/bomb_header.png": (_png_huge_header, ERROR),
         "raster/multipage.tiff": (_tiff_multipage, OK),
+        "raster/tiff_small_then_huge.tiff": (tiff_small_then_huge, ERROR),
+        "raster/tiff_pages_differ.tiff": (lambda: tiff_pages([(8, 8, bytes(64)), (16, 16, bytes(256))]), ERROR),
+        "raster/over_default_max_pixels.png": (lambda: png_declaring(9000, 9000), ERROR),
+        "raster/bomb_header.jpg": (lambda: jpeg_declaring(60000, 60000), ERROR),
         "raster/cmyk.jpg": (_cmyk_jpeg, OK_OR_ERROR),
         "raster/corrupt.jpg": (lambda: _jpeg(gradient(64, 64))[:20] + b"\0" * 200, ERROR),
         "raster/truncated.jpg": (lambda: _jpeg(gradient(64, 64))[:-200], OK_OR_ERROR),
@@ -253,4 +325,4 @@ def build_corpus(root: Path) -> dict[str, frozenset[str]]:
     return expected
 
 
-N_KINDS = 50  # cases above (plus the loop and the empty folder), for the issue's ">= 40 kinds"
+N_KINDS = 59  # cases above (plus the loop and the empty folder), for the issue's ">= 40 kinds"

@@ -25,10 +25,11 @@ def _tree(root: Path) -> Path:
     return root
 
 
-def _run(inp: Path, run: Path, engine: FakeOcrEngine, scan: ScanOptions) -> list[dict]:
+def _run(inp: Path, run: Path, engine: FakeOcrEngine, scan: ScanOptions, *, rescan: bool = False) -> list[dict]:
     progress: list[dict] = []
     run_sanitize(inp, run, policy=load_policy(), engine=engine, progress=progress.append,
-                 options=SanitizeOptions(device="cpu", batch_size=2, thumbnails=False), scan_options=scan)
+                 options=SanitizeOptions(device="cpu", batch_size=2, thumbnails=False), scan_options=scan,
+                 rescan=rescan)
     return progress
 
 
@@ -39,8 +40,10 @@ def test_new_scan_findings_invalidate_sanitize_parts(tmp_path: Path) -> None:
     assert all(not p["cached"] for p in _run(inp, run, common_only, scan))
     assert all(p["n_copied"] == 2 for p in _run(inp, run, common_only, scan))  # nothing to remove: copies
     # A rescan with other detection settings now also reads a name: every sanitize batch must redo its work.
+    # (Other settings than the run's scan's must be accepted explicitly: issue 16, 9.)
     with_name = FakeOcrEngine([(COMMON, "PORTABLE"), (NAME, "DOE, JOHN")])
-    again = _run(inp, run, with_name, ScanOptions(device="cpu", batch_size=2, markers=False, min_confidence=0.05))
+    again = _run(inp, run, with_name, ScanOptions(device="cpu", batch_size=2, markers=False, min_confidence=0.05),
+                 rescan=True)
     assert all(not p["cached"] for p in again) and sum(p["n_written"] for p in again) == 6
 
 

@@ -31,12 +31,22 @@ def register(app: typer.Typer) -> None:
         rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
         workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
-        engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = "ppocr",
+        engine: Annotated[Optional[str], typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else ppocr).")] = None,  # noqa: UP045
+        strategy: Annotated[Optional[str], typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else fast).")] = None,  # noqa: UP045
+        markers: Annotated[Optional[bool], typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks (default: as the scan did).")] = None,  # noqa: UP045
+        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per resumable scan batch (default: the scan's, else 16).")] = None,  # noqa: UP045
+        max_pixels: Annotated[Optional[int], typer.Option("--max-pixels", help="Refuse images declaring more values than this (default: the scan's).")] = None,  # noqa: UP045
+        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (default: the scan's).")] = None,  # noqa: UP045
+        rescan: Annotated[bool, typer.Option("--rescan", help="Accept a new scan when a scan setting given here differs from the run's scan.")] = False,
         show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
                                                   help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
     ) -> None:
-        """Remove rare and PHI text, rare markers and overlays from INPUT into RUN/clean/, check the result, write RUN/report.html."""
+        """Remove rare and PHI text, rare markers and overlays from INPUT into RUN/clean/, check the result, write RUN/report.html.
+
+        On a RUN that `ufmclean scan` wrote, the scan's settings are reused (its findings are the ones
+        acted on); a scan option given here that differs from the scan's is refused (exit 2) unless --rescan.
+        """
         from rich.console import Console
 
         from ufmclean.errors import UsageError
@@ -48,9 +58,13 @@ def register(app: typer.Typer) -> None:
         try:
             run_dir = check_out_arg(out)
             policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
-            options = SanitizeOptions(device=device, engine=engine, show_text=show_text)
+            options = SanitizeOptions(device=device, engine=engine, show_text=show_text, max_pixels=max_pixels,
+                                      **({"batch_size": batch_size} if batch_size is not None else {}))
+            given = {"strategy": strategy, "markers": markers, "batch_size": batch_size}
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
-            result = run_sanitize(input_dir, run_dir, policy=policy, options=options, workers=workers, progress=done)
+            result = run_sanitize(input_dir, run_dir, policy=policy, options=options, workers=workers, progress=done,
+                                  scan_options={k: v for k, v in given.items() if v is not None}, rescan=rescan,
+                                  labels_csv=labels)
         except UsageError as exc:
             console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(EXIT_USAGE) from None

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
@@ -42,6 +43,9 @@ def register(app: typer.Typer) -> None:
         strategy: Annotated[str, typer.Option("--strategy", help="OCR strategy: fast or full (slower).")] = "fast",
         markers: Annotated[bool, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks.")] = True,
         batch_size: Annotated[int, typer.Option("--batch-size", help="Images per resumable batch.")] = 16,
+        max_pixels: Annotated[int, typer.Option(
+            "--max-pixels", help="Refuse images declaring more values (rows x cols x frames x samples) than this.")
+        ] = DEFAULT_MAX_PIXELS,
         fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
             "--fail-on", help="Exit 4 when findings exist: rare, phi or any (for release checks).")] = None,
     ) -> None:
@@ -63,7 +67,7 @@ def register(app: typer.Typer) -> None:
             if fail_on is not None and fail_on not in FAIL_ON:
                 raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
             options = ScanOptions(rare_max_images=rare_max_images, device=device, engine=engine, strategy=strategy,
-                                  markers=markers, batch_size=batch_size)
+                                  markers=markers, batch_size=batch_size, max_pixels=max_pixels)
             columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("images"),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=True) as bar:

@@ -10,15 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from ufmclean.errors import DecompressionBombError, LoadError, MissingCodecError
+from ufmclean.errors import LoadError, MissingCodecError, NotAnImageError
 from ufmclean.io.codecs import codec_info, decode_failure_message, mask_quoted, transfer_syntax_name
 from ufmclean.io.display import dicom_display, dicom_views
 from ufmclean.io.overlays import extract_overlays
 from ufmclean.records import HeaderSeeds, ImageRecord, LoadedImage
 
-__all__ = ["dicom_header_info", "header_seeds", "load_dicom", "read_dataset"]
+__all__ = ["dicom_header_info", "header_seeds", "is_non_image_class", "load_dicom", "not_an_image", "read_dataset", "sop_class_words"]
 
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+#: Transfer syntaxes whose PixelData is stored uncompressed (implicit/explicit LE, BE, deflated).
+_NATIVE_TS = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")
 
 _NAME_TAGS = (
     "PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName", "ReferringPhysicianName",
@@ -144,18 +146,83 @@ def header_seeds(ds: Any) -> HeaderSeeds:
 
 
 def _check_size(ds: Any, *, max_pixels: int) -> tuple[int, int, int, int]:
+    from ufmclean.io.raster import size_refusal
+
     rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
     if not rows or not cols or rows < 0 or cols < 0:
         raise LoadError("DICOM image has no valid Rows/Columns; the header is incomplete - re-export the image")
-    frames = _int(ds, "NumberOfFrames", 1) or 1
+    frames = _int(ds, "NumberOfFrames", 1)
+    frames = 1 if frames == 0 else frames  # 0 is a common writer slip for a single frame
     spp = _int(ds, "SamplesPerPixel", 1) or 1
+    if frames is None or frames < 1 or spp < 1:
+        raise LoadError(f"declared image size is invalid (NumberOfFrames {frames}, SamplesPerPixel {spp}); "
+                        "the header is corrupt - re-export the image")
     total = rows * cols * frames * spp
-    if frames < 1 or spp < 1 or total > max_pixels:
-        raise DecompressionBombError(
-            f"declared size {rows}x{cols}x{frames} frames x{spp} samples = {total} values exceeds max_pixels={max_pixels}; "
-            "raise --max-pixels if the image is genuine"
-        )
+    if total > max_pixels:
+        raise size_refusal(total, max_pixels=max_pixels, shape=f"{rows}x{cols}x{frames} frames x{spp} samples")
     return rows, cols, frames, spp
+
+
+def _check_pixel_length(ds: Any, ts: str | None, dims: tuple[int, int, int, int]) -> None:
+    """Refuse, before decoding, native pixel data that the header's geometry does not fit.
+
+    Rows/Columns/frames/samples/BitsAllocated that need more bytes than PixelData holds would
+    otherwise read as a codec failure ("could not be decoded by the installed plug-ins").
+    """
+    if "PixelData" not in ds or (ts and ts not in _NATIVE_TS) or ds["PixelData"].is_undefined_length:
+        return  # encapsulated (compressed) or unknown encoding: the decoder (or codec check) speaks
+    bits = _int(ds, "BitsAllocated")
+    if bits not in (1, 8, 16, 32, 64):
+        raise LoadError(f"DICOM header is inconsistent: BitsAllocated {bits} is not 1, 8, 16, 32 or 64; "
+                        "the header is corrupt - re-export the image")
+    rows, cols, frames, spp = dims
+    values = rows * cols * frames * spp
+    need = (values + 7) // 8 if bits == 1 else values * bits // 8
+    if str(ds.get("PhotometricInterpretation", "")).strip().upper() in ("YBR_FULL_422", "YBR_PARTIAL_422"):
+        need = need * 2 // 3  # 4:2:2 subsampled: two bytes per pixel pair of samples
+    have = len(ds.PixelData or b"")
+    if have < need:
+        raise LoadError(
+            f"DICOM header does not match its pixel data: Rows x Columns x frames x samples x BitsAllocated "
+            f"({rows}x{cols}x{frames}x{spp}x{bits}) need {need} bytes, PixelData holds {have}; the file is truncated or corrupt, "
+            "or its header is wrong - re-export it")
+
+
+def sop_class_words(ds: Any) -> str | None:
+    """The object's SOP class in words (``"Basic Text SR"``), ``None`` when it names no registered class
+    (an unregistered UID is never returned: it could carry a site's or patient's identifiers)."""
+    from pydicom.uid import UID
+
+    meta = getattr(ds, "file_meta", None)
+    uid = str(ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else "") or "")
+    if uid == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
+        return "a DICOMDIR media directory"
+    name = UID(uid).name if uid else ""
+    if not name or name == uid:
+        return None
+    for suffix in (" Image Storage", " Storage"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def is_non_image_class(ds: Any) -> bool:
+    """True for a DICOMDIR or a registered SOP class that is not an image class (SR, RTSTRUCT, RT Plan...):
+    such objects have no pixel data by design. An image class without pixel data is a broken image."""
+    from pydicom.uid import UID
+
+    meta = getattr(ds, "file_meta", None)
+    uid = str(ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else "") or "")
+    return sop_class_words(ds) is not None and not (uid and UID(uid).name.endswith("Image Storage"))
+
+
+def not_an_image(ds: Any) -> LoadError:
+    """The reason a DICOM object without pixel data is not scanned: :class:`NotAnImageError` (skipped)
+    for an object of a registered class (DICOMDIR, SR, RTSTRUCT, ...), else a :class:`LoadError`
+    (a truncated or foreign file)."""
+    if not is_non_image_class(ds):
+        return LoadError("DICOM image object has no pixel data (or no registered SOP class); the file is "
+                         "truncated or not an image - check or re-export it")
+    return NotAnImageError(f"not an image ({sop_class_words(ds)}): a DICOM object with no pixel data; skipped")
 
 
 def _decode(ds: Any, ts: str | None) -> np.ndarray:
@@ -194,12 +261,11 @@ def _load_dicom(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
     """
     ds = read_dataset(record.path)
     if not any(kw in ds for kw in PIXEL_KEYWORDS):
-        sop = ds.get("SOPClassUID")
-        kind = f" ({sop.name})" if sop is not None and hasattr(sop, "name") else ""
-        raise LoadError(f"DICOM object{kind} has no pixel data; nothing to scan (it is not an image)")
+        raise not_an_image(ds)
     rows, cols, frames, spp = _check_size(ds, max_pixels=max_pixels)
     meta = getattr(ds, "file_meta", None)
     ts = str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta else None
+    _check_pixel_length(ds, ts, (rows, cols, frames, spp))
     arr = _decode(ds, ts)
     notes: list[str] = []
     pi_in = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()

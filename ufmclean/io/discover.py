@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ufmclean.errors import LoadError, UsageError
+from ufmclean.errors import LoadError, NotAnImageError, UsageError
 from ufmclean.records import ImageFormat, ImageRecord
 
 __all__ = ["discover", "image_id_for", "read_labels_csv", "sniff_format"]
@@ -80,9 +80,13 @@ def _hash_and_head(path: str) -> tuple[str, bytes, int]:
 
 def _header_fields(path: str, fmt: str) -> dict[str, Any]:
     if fmt == "dicom":
-        from ufmclean.io.dicom import dicom_header_info, read_dataset
+        from ufmclean.io.dicom import PIXEL_KEYWORDS, dicom_header_info, is_non_image_class, not_an_image, read_dataset
 
-        return dicom_header_info(read_dataset(path, stop_before_pixels=True))
+        ds = read_dataset(path, stop_before_pixels=True)
+        if "Rows" not in ds and is_non_image_class(ds) and not any(kw in read_dataset(path) for kw in PIXEL_KEYWORDS):
+            # DICOMDIR, SR, RTSTRUCT, RT plans...: part of every study export, not a failure.
+            raise not_an_image(ds)
+        return dicom_header_info(ds)
     from ufmclean.io.raster import raster_header_info
 
     info = raster_header_info(path, fmt)
@@ -112,6 +116,8 @@ def _record_for_file(path: str, relpath: str) -> ImageRecord:
     rec = ImageRecord(**base, sha256=sha, size_bytes=size, format=fmt)
     try:
         return rec.with_(**_header_fields(path, fmt))
+    except NotAnImageError as exc:
+        return rec.with_(status="skipped", error=str(exc))
     except LoadError as exc:
         return rec.with_(status="error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one odd file must not stop discovery; its message may hold PHI

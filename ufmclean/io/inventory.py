@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ufmclean.errors import UfmError, UsageError
+from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.io.discover import discover
 from ufmclean.io.load import DEFAULT_MAX_PIXELS, load_image
@@ -69,6 +69,8 @@ def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str
         if rec.status == "ok":
             try:
                 rec = load_image(rec, max_pixels=max_pixels).record
+            except NotAnImageError as exc:
+                rec = rec.with_(status="skipped", error=str(exc))
             except UfmError as exc:
                 rec = rec.with_(status="error", error=str(exc))
                 error_kinds[type(exc).__name__] += 1

@@ -11,7 +11,7 @@ from ufmclean.errors import DecompressionBombError, LoadError
 from ufmclean.io.display import grey_views, minmax_uint8, rgb_to_uint8
 from ufmclean.records import ImageRecord, LoadedImage
 
-__all__ = ["load_raster", "raster_header_info"]
+__all__ = ["load_raster", "raster_header_info", "size_refusal"]
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -60,29 +60,38 @@ def _jpeg_header(fh: Any) -> tuple[int, int, int]:
         fh.seek(length - 2, 1)
 
 
-def raster_header_info(path: str, fmt: str) -> dict[str, Any]:
-    """Size from the file header without decoding pixels: ``rows``, ``cols``, ``frames``, ``samples``.
+def _tiff_pages(path: str) -> list[tuple[int, int, int]]:
+    """``(rows, cols, samples)`` of every TIFF page from its tags (IFDs only; no pixel data is read)."""
+    import tifffile
 
-    PNG (IHDR) and JPEG (SOF segment) headers are parsed directly; TIFF through tifffile.
+    with tifffile.TiffFile(path) as tif:
+        out = []
+        for page in tif.pages:
+            depth = int(getattr(page, "imagedepth", 1) or 1)  # SGI volume pages hold ``depth`` planes
+            out.append((int(page.imagelength) * depth, int(page.imagewidth),
+                        int(getattr(page, "samplesperpixel", 1) or 1)))
+        return out
+
+
+def raster_header_info(path: str, fmt: str) -> dict[str, Any]:
+    """Size from the file header without decoding pixels: ``rows``, ``cols``, ``frames``, ``samples``, ``values``.
+
+    PNG (IHDR) and JPEG (SOF segment) headers are parsed directly; TIFF through tifffile, every
+    page's tags: ``values`` is the sum over pages of rows x cols x samples (a small first page does
+    not hide a huge later one) and ``page_sizes`` lists the distinct page shapes.
     Raises :class:`LoadError` when the header cannot be parsed.
     """
     try:
         if fmt == "tiff":
-            import tifffile
-
-            with tifffile.TiffFile(path) as tif:
-                pages = tif.pages
-                first = pages[0]
-                samples = int(getattr(first, "samplesperpixel", 1) or 1)
-                return {
-                    "rows": int(first.imagelength),
-                    "cols": int(first.imagewidth),
-                    "frames": len(pages),
-                    "samples": samples,
-                }
+            pages = _tiff_pages(path)
+            if not pages:
+                raise ValueError("no pages")
+            rows, cols, samples = pages[0]
+            return {"rows": rows, "cols": cols, "frames": len(pages), "samples": samples,
+                    "values": sum(r * c * s for r, c, s in pages), "page_sizes": sorted(set(pages))}
         with open(path, "rb") as fh:
             rows, cols, samples = _png_header(fh) if fmt == "png" else _jpeg_header(fh)
-        return {"rows": rows, "cols": cols, "frames": 1, "samples": samples}
+        return {"rows": rows, "cols": cols, "frames": 1, "samples": samples, "values": rows * cols * samples}
     except OSError as exc:
         raise LoadError(f"{fmt.upper()} file could not be read ({exc.strerror or type(exc).__name__})") from None
     except Exception as exc:
@@ -91,13 +100,28 @@ def raster_header_info(path: str, fmt: str) -> dict[str, Any]:
         ) from None
 
 
+def size_refusal(values: int, *, max_pixels: int, shape: str) -> DecompressionBombError:
+    """The error for an image declaring ``values`` values (``shape`` describes them) over ``max_pixels``."""
+    return DecompressionBombError(
+        f"declared size {shape} = {values} values exceeds max_pixels={max_pixels} (a decompression-bomb guard: "
+        f"scanning needs about 30 bytes of memory per value); if the image is genuine, allow it with "
+        f"--max-pixels {values}")
+
+
 def _guard(info: dict[str, Any], *, max_pixels: int) -> None:
-    total = info["rows"] * info["cols"] * info["frames"] * info["samples"]
-    if total > max_pixels or min(info["rows"], info["cols"], info["frames"]) < 1:
-        raise DecompressionBombError(
-            f"declared size {info['rows']}x{info['cols']}x{info['frames']} frames x{info['samples']} samples = {total} values "
-            f"exceeds max_pixels={max_pixels} (or is empty); raise --max-pixels if the image is genuine"
-        )
+    dims = (info["rows"], info["cols"], info["frames"], info["samples"])
+    if min(dims) < 1:
+        raise LoadError(f"declared image size is invalid ({info['rows']}x{info['cols']}, {info['frames']} "
+                        f"frame(s), {info['samples']} sample(s)); the header is corrupt - re-export the image")
+    total = info.get("values", info["rows"] * info["cols"] * info["frames"] * info["samples"])
+    if total > max_pixels:
+        shape = (f"{len(info['page_sizes'])} page size(s) over {info['frames']} pages"
+                 if len(info.get("page_sizes", ())) > 1
+                 else f"{info['rows']}x{info['cols']}x{info['frames']} frames x{info['samples']} samples")
+        raise size_refusal(total, max_pixels=max_pixels, shape=shape)
+    if len(info.get("page_sizes", ())) > 1:
+        # Refused before decoding too: the pages could not be stacked into frames anyway.
+        raise LoadError("TIFF pages have different sizes; split the pages into separate files")
 
 
 def _read_cv2(path: str, fmt: str) -> np.ndarray:

@@ -48,10 +48,14 @@ SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note")
 
 @dataclass(frozen=True, slots=True)
 class SanitizeOptions:
-    """Run settings that are not policy: OCR device and engine for the residual check, batching, thumbnails."""
+    """Run settings that are not policy: OCR device and engine for the residual check, batching, thumbnails.
+
+    ``engine`` and ``max_pixels`` left ``None`` mean the scan's (see :func:`run_sanitize`); given,
+    they are explicit scan settings too.
+    """
 
     device: str = "auto"
-    engine: str = DEFAULT_ENGINE
+    engine: str | None = None
     batch_size: int = 16
     thumbnails: bool = True
     thumb_size: int = 256
@@ -62,7 +66,7 @@ class SanitizeOptions:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise UsageError("batch_size must be >= 1")
-        if self.engine not in ENGINES:
+        if self.engine is not None and self.engine not in ENGINES:
             raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if not 32 <= self.thumb_size <= 1024:
             raise UsageError("thumb_size must be between 32 and 1024 pixels")
@@ -161,7 +165,7 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     if engine is None and policy.residual_check and policy.action != "flag":
         from ufmclean.ocr import get_engine
 
-        engine = get_engine(options.device, strategy="full", engine=options.engine)  # settings for small crops
+        engine = get_engine(options.device, strategy="full", engine=options.engine or DEFAULT_ENGINE)  # small crops
     part_rows: list[dict[str, Any]] = []
     for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
         record = _record_from_row(images[iid], inp)
@@ -280,6 +284,8 @@ def run_sanitize(
     policy: Policy,
     options: SanitizeOptions,
     scan_options: Any | None = None,
+    rescan: bool = False,
+    labels_csv: str | Path | None = None,
     workers: int = 1,
     engine: Any | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
@@ -291,9 +297,18 @@ def run_sanitize(
     input_dir, run_dir : path
         Input tree (never written) and run folder (created).
     policy, options : Policy, SanitizeOptions
-    scan_options : ScanOptions, optional
-        Passed to :func:`ufmclean.pipeline.scan.run_scan` (default: its defaults, with
-        ``rare_max_images`` and ``device`` from the policy/options when set).
+    scan_options : ScanOptions or mapping, optional
+        Scan settings given explicitly: every field of a ``ScanOptions``, or only the keys of a
+        mapping (names of :data:`ufmclean.pipeline.scan_settings.SCAN_SETTINGS`). The policy's
+        ``rare_max_images`` and ``options.engine`` / ``options.max_pixels``, when set, count as given
+        too. Every other setting is the one the run folder's last scan used (``RUN/scan_settings.json``),
+        else the default, so the scan parts a reviewer saw are reused rather than recomputed.
+    rescan : bool
+        Accept a new scan when a given setting differs from the recorded scan's; without it such a
+        difference raises :class:`~ufmclean.pipeline.scan_settings.ScanSettingsConflict` (a
+        ``UsageError``) before anything is written.
+    labels_csv : path, optional
+        Labels CSV for the scan (default: the recorded scan's).
     workers : int
         Processes for the sanitize batches (1 = in this process).
     engine : OCR engine, optional
@@ -312,21 +327,21 @@ def run_sanitize(
     if workers < 1:
         raise UsageError("workers must be >= 1")
     with open_run(inp, run_dir, command="sanitize") as run:
-        return _run_sanitize_locked(inp, run, policy=policy, options=options, scan_options=scan_options,
-                                    workers=workers, engine=engine, progress=progress)
+        from ufmclean.pipeline.scan_settings import sanitize_scan_options
+
+        scan_opts, labels, options = sanitize_scan_options(run, policy=policy, options=options,
+                                                           scan_options=scan_options, rescan=rescan,
+                                                           labels_csv=labels_csv)
+        return _run_sanitize_locked(inp, run, policy=policy, options=options, scan_options=scan_opts,
+                                    labels_csv=labels, workers=workers, engine=engine, progress=progress)
 
 
 def _run_sanitize_locked(inp: Path, run: RunDir, *, policy: Policy, options: SanitizeOptions, scan_options: Any,
-                         workers: int, engine: Any, progress: Callable[[dict[str, Any]], None] | None
-                         ) -> dict[str, Any]:
+                         labels_csv: str | None, workers: int, engine: Any,
+                         progress: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
     from ufmclean.pipeline import scan as scan_stage
 
-    if scan_options is None:
-        changes: dict[str, Any] = {"device": options.device, "engine": options.engine}
-        if policy.rare_max_images is not None:
-            changes["rare_max_images"] = policy.rare_max_images
-        scan_options = scan_stage.ScanOptions(**changes)
-    scan_counts = scan_stage.run_scan(inp, run.root, options=scan_options, workers=workers,
+    scan_counts = scan_stage.run_scan(inp, run.root, options=scan_options, workers=workers, labels_csv=labels_csv,
                                       engine=engine if workers == 1 else None)
     batches = make_id_batches(run, batch_size=options.batch_size)
     map_batches(sanitize_batch, batches, workers=workers, on_done=progress or (lambda _res: None), input_dir=inp,

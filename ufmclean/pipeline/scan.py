@@ -19,10 +19,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ufmclean.errors import UfmError, UsageError
+from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.pipeline.scan_parts import ImageScan, write_part
+from ufmclean.pipeline.scan_settings import record_scan_settings
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
 from ufmclean.records import Finding, ImageRecord
@@ -150,6 +151,8 @@ def _scan_one(record: ImageRecord, *, engine: Any, options: ScanOptions) -> tupl
 
     try:
         image = load_image(record, max_pixels=options.max_pixels)
+    except NotAnImageError as exc:  # a DICOM object without pixels: nothing to scan, not a failure
+        return ImageScan(record.image_id, "skipped", str(exc)), []
     except UfmError as exc:  # loader messages are PHI-free by contract
         return ImageScan(record.image_id, "error", str(exc)), []
     rec = image.record
@@ -208,7 +211,7 @@ def scan_batch(
 
 
 def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached: bool, seconds: float) -> dict[str, Any]:
-    return {"batch_key": key, "n_images": len(images), "n_errors": sum(i.status != "ok" for i in images),
+    return {"batch_key": key, "n_images": len(images), "n_errors": sum(i.status == "error" for i in images),
             "n_findings": n_findings, "cached": cached, "seconds": round(seconds, 3)}
 
 
@@ -218,8 +221,10 @@ def finalize_scan(
     records: Sequence[ImageRecord],
     options: ScanOptions,
     timings: dict[str, float] | None = None,
+    labels_csv: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Rarity over all parts, then ``images.parquet``, ``findings.parquet`` (0600) and ``summary.json``.
+    """Rarity over all parts, then ``images.parquet``, ``findings.parquet`` (0600), ``summary.json`` and
+    ``scan_settings.json`` (``options`` and ``labels_csv``, which a later sanitize reuses).
 
     Every batch of ``make_batches(records, batch_size=options.batch_size)`` must have a readable
     part. Parts of other batches (older settings or inputs) that this tool wrote are deleted (see
@@ -236,7 +241,9 @@ def finalize_scan(
         raise UsageError(f"{len(missing)} of {len(keys)} scan batches have no part yet; run scan_batch on them first")
     paths = [rd.scan_part(k) for k in keys]
     prune_outputs(rd, under=rd.scan_parts, keep=paths)
-    return write_scan_outputs(rd, records=records, part_paths=paths, options=options, timings=timings or {})
+    summary = write_scan_outputs(rd, records=records, part_paths=paths, options=options, timings=timings or {})
+    record_scan_settings(rd, options, labels_csv=labels_csv)
+    return summary
 
 
 def run_scan(
@@ -289,7 +296,7 @@ def run_scan(
         results = _run_batches(batches, rd.root, options=options, workers=workers, progress=progress, engine=engine)
         timings = {"discover": t_discover, "detect": time.perf_counter() - t0 - t_discover,
                    "batches_cached": sum(r["cached"] for r in results), "workers": workers}
-        return finalize_scan(rd, records=records, options=options, timings=timings)
+        return finalize_scan(rd, records=records, options=options, timings=timings, labels_csv=labels_csv)
 
 
 def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOptions, workers: int,

@@ -62,11 +62,16 @@ def _histogram(findings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def is_error(img: Mapping[str, Any]) -> bool:
+    """True when the image failed in the scan or in sanitize (no clean copy was written for it)."""
+    return img.get("status") == "error" or img.get("clean_status") == "error"
+
+
 def _review_level(img: Mapping[str, Any], fs: Sequence[Mapping[str, Any]]) -> int:
-    """3 held back, 2 residual failure or error, 1 rare/removed items, 0 nothing to look at."""
+    """3 held back, 2 residual failure or error (of the scan or of sanitize), 1 rare/removed items, 0 nothing."""
     if img.get("clean_status") == "held":
         return 3
-    if img.get("status") == "error" or any(f.get("residual_ok") is False for f in fs):
+    if is_error(img) or any(f.get("residual_ok") is False for f in fs):
         return 2
     if any(f.get("is_rare") or f.get("action") in ("flag", "inpaint", "mask") for f in fs):
         return 1
@@ -138,6 +143,7 @@ def render_report(
                     boxes.append({**r, "x": x0 * s, "y": y0 * s, "w": max(1.0, (x1 - x0) * s), "h": max(1.0, (y1 - y0) * s)})
         cards.append({
             "image": img, "id": iid, "findings": rows, "boxes": boxes, "review": _review_level(img, fs),
+            "error": is_error(img),
             "n_rare": sum(bool(f.get("is_rare")) for f in fs),
             "before": before.data_uri() if before else None, "after": after.data_uri() if after else None,
             "tw": before.width if before else 0, "th": before.height if before else 0, "frame": shown_frame,
