@@ -66,6 +66,10 @@ def test_imagefolder_labels_and_csv_override(tree, tmp_path):
     bad.write_text("path,class\n")
     with pytest.raises(UsageError, match="relpath,label"):
         discover(tree, labels_csv=bad)
+    # the column --labels' help and verify's reader name, 'path', is accepted too (Windows separators)
+    as_path = tmp_path / "as_path.csv"
+    as_path.write_text("path,label\ndogs\\b.dcm,pneumonia\n")
+    assert by_rel(discover(tree, labels_csv=as_path))["dogs/b.dcm"].label == "pneumonia"
 
 
 def test_no_labels_when_images_at_top(tmp_path):

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ufmclean.detect.markers import DESCRIPTOR_SIZE, MarkerOptions, frame_marks, marker_findings
+from ufmclean.detect.marker_shape import DESCRIPTOR_SIZE
+from ufmclean.detect.markers import MarkerOptions, frame_marks, marker_findings
 from ufmclean.rarity import RarityOptions, cluster_descriptors
 from ufmclean.records import BBox, Finding, ImageRecord, LoadedImage
 

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
         rare_max_images: Annotated[int, typer.Option(
             "--rare-max-images", help="Rare = carried by at most K distinct images.")] = DEFAULT_RARE_MAX_IMAGES,
-        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns path,label.")] = None,  # noqa: UP045
+        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (or path,label); relpath is relative to INPUT.")] = None,  # noqa: UP045
         engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = "ppocr",
         strategy: Annotated[str, typer.Option("--strategy", help="OCR strategy: fast or full (slower).")] = "fast",
         markers: Annotated[bool, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks.")] = True,

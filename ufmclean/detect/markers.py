@@ -23,10 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ufmclean.detect.marker_shape import (  # noqa: F401 - DESCRIPTOR_* and PATCH_SIDE re-exported
-    DESCRIPTOR_NORM,
-    DESCRIPTOR_SIZE,
-    PATCH_SIDE,
+from ufmclean.detect.marker_shape import (
     Part,
     RING_OUT,
     descriptor,

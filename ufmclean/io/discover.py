@@ -205,15 +205,20 @@ def _walk(root: Path) -> list[ImageRecord]:
 
 
 def read_labels_csv(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Read a ``relpath,label`` CSV (header row required) into ``{relpath: label}``."""
+    """Read a labels CSV (header row required) into ``{relpath: label}``.
+
+    The file column may be named ``relpath`` or ``path`` (as verify's reader accepts); paths are
+    relative to the input folder, with ``/`` or ``\\`` separators.
+    """
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             fields = set(reader.fieldnames or ())
-            if not {"relpath", "label"} <= fields:
-                raise UsageError(f"labels CSV {Path(path).name} needs a header with columns 'relpath,label'")
+            column = "relpath" if "relpath" in fields else "path"
+            if not {column, "label"} <= fields:
+                raise UsageError(f"labels CSV {Path(path).name} needs a header with columns 'relpath,label' (or 'path,label')")
             return {
-                row["relpath"].strip().replace("\\", "/"): row["label"].strip() for row in reader if row.get("relpath")
+                row[column].strip().replace("\\", "/"): row["label"].strip() for row in reader if row.get(column)
             }
     except OSError as exc:
         raise UsageError(f"labels CSV {Path(path).name} could not be read ({exc.strerror})") from None

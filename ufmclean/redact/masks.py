@@ -110,9 +110,3 @@ def _holes(mask: np.ndarray) -> np.ndarray:
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     return (labels > 0) & ~np.isin(labels, border)
 
-
-def box_mask(shape: tuple[int, int], box: BBox) -> np.ndarray:
-    """Boolean ``(H, W)`` mask that is ``True`` inside ``box`` (clipped to the frame)."""
-    out = np.zeros(shape, dtype=bool)
-    out[box.clip(*shape).slices] = True
-    return out
