@@ -90,13 +90,13 @@ def safe_join(root: str | os.PathLike[str], relpath: str | os.PathLike[str], *, 
     ``check_symlinks=False`` keeps only the lexical checks: for reading input files, where a symlink
     that discovery accepted may point anywhere (we read through it, never write). Outputs always use
     the default. Raises :class:`~ufmclean.errors.UsageError` with the reason; the message holds only
-    the offending relative path (relpaths are not PHI-bearing header values).
+    the offending relative path, its PHI-looking components masked (:mod:`ufmclean.path_phi`).
     """
     rel = Path(relpath)
     if str(relpath) == "" or rel.is_absolute() or rel.anchor:
-        raise UsageError(f"refusing path {str(relpath)!r}: it must be a non-empty relative path")
+        raise UsageError(f"refusing path {_shown(relpath)!r}: it must be a non-empty relative path")
     if any(part == ".." for part in rel.parts):
-        raise UsageError(f"refusing path {str(relpath)!r}: '..' components are not allowed")
+        raise UsageError(f"refusing path {_shown(relpath)!r}: '..' components are not allowed")
     if not check_symlinks:
         return Path(root) / rel
     base = Path(root).resolve()
@@ -104,5 +104,12 @@ def safe_join(root: str | os.PathLike[str], relpath: str | os.PathLike[str], *, 
     # Resolve what exists (symlinks in the existing prefix) and check containment.
     resolved = joined.resolve(strict=False)
     if resolved != base and base not in resolved.parents:
-        raise UsageError(f"refusing path {str(relpath)!r}: it resolves outside the output folder (symlink?)")
+        raise UsageError(f"refusing path {_shown(relpath)!r}: it resolves outside the output folder (symlink?)")
     return joined
+
+
+def _shown(relpath: str | os.PathLike[str]) -> str:
+    """``relpath`` as an error message may show it: PHI-looking components masked (it lands in tables)."""
+    from ufmclean.path_phi import mask_relpath
+
+    return mask_relpath(Path(relpath).as_posix())
