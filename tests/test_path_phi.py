@@ -15,6 +15,7 @@ from ufmclean.path_phi import component_phi, mask_relpath, path_phi_types, pseud
         ("JANEDOE.png", "name", "[name].png"),
         ("scan_19610704.dcm", "date", "scan_[date].dcm"),
         ("MRN_4417721/x.png", "id", "MRN_[id]/x.png"),
+        ("jane_doe/x.png", "name", "[name]/x.png"),
     ],
 )
 def test_phi_components_are_typed_and_masked(relpath: str, types: str, masked: str) -> None:
@@ -28,6 +29,7 @@ def test_phi_components_are_typed_and_masked(relpath: str, types: str, masked: s
         "normal/normal_049.png", "sample_data/images/x.png", "IM-0115-0001.jpeg", "00000001_000.png",
         "kermany/test/PNEUMONIA/person1607_virus_2783.jpeg", "DICOM/IM000001", "val_images/a.png",
         "case_study/SE000003/IM000012.dcm", "pydicom_test_files/JPEG2000.dcm", "CT_small.dcm",
+        "dicom/no_preamble_no_meta.dcm", "dicom/one_by_65535.dcm", "dicom/palette_without_lut.dcm",
     ],
 )
 def test_dataset_names_are_not_phi(relpath: str) -> None:

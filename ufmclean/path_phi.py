@@ -7,14 +7,16 @@ text (:mod:`ufmclean.phi`, :mod:`ufmclean.names`): it is split into tokens at ``
 
 - ``date``: a span that reads as a calendar date (``1961-07-04``, ``19610704``, ``04.07.1961``);
 - ``id``: a token the ID rules of pixel text accept (``MRN4417721``, ``4417721``: four digits or more
-  in five characters or more). A counter (zero-padded: ``00012``, ``IM000001``; or a sequence word
+  in five characters or more; digits alone need six, ``65535`` is a size). A counter (zero-padded: ``00012``, ``IM000001``; or a sequence word
   and at most five digits: ``person1607``, ``case12``) is no ID here: DICOM exports and public datasets number every file so, and flagging each would bury
   the real cases (a zero-padded MRN is then missed unless it carries a prefix such as ``MRN``);
-- ``name``: two or more adjacent letter tokens, none a clinical or common folder word, one of them
-  a given name of the lexicon (``DOE_JANE``, ``Smith John``, ``ZQXWOMBAT_JANINE``), or one token
-  that is a given name and a surname run together (``JANEDOE``). Stricter than for pixel text: a
-  pair of unknown words (``sample_data``) is no name here, since folder names are mostly such pairs
-  and no rarity step sorts them out.
+- ``name``: two or more adjacent letter tokens, none a clinical or common folder word, with a given
+  name of the lexicon among them and either a surname of the lexicon too (``jane_doe``) or every
+  token written as names are, upper case or capitalised (``DOE_JANE``, ``Smith John``,
+  ``ZQXWOMBAT_JANINE``); or one token that is a given name and a surname run together
+  (``JANEDOE``). Stricter than for pixel text: lower-case runs of ordinary words
+  (``palette_without_lut``, ``sample_data``) are no name here, since file names are mostly such
+  runs and no rarity step sorts them out.
 
 Ages and times are not typed in paths (``2Y``, ``12h30`` name follow-ups and series too often).
 
@@ -75,6 +77,20 @@ def _is_counter(token: str) -> bool:
     return bool(_COUNTER.match(upper) or (word and word[1] in PATH_WORDS))
 
 
+def _run_is_name(words: list[str]) -> bool:
+    """Adjacent name words are a name when one is a given name and another a surname of the lexicon, or
+    when they are written as names are (each upper case or capitalised, ``DOE_JANE``, ``Smith John``)
+    and one is a given name. Lower-case runs of ordinary words (``palette_without_lut``) are not."""
+    lex = name_lexicon()
+    folded = [fold(w) for w in words]
+    given = [k for k, f in enumerate(folded) if f in lex.given]
+    if not given:
+        return False
+    if any(f in lex.surnames and k != g for g in given for k, f in enumerate(folded)):
+        return True
+    return all(w.isupper() or w.istitle() for w in words)
+
+
 def _token_types(stem: str) -> list[tuple[int, int, str]]:
     """``(start, end, type)`` of each token of ``stem``; type ``""`` for a harmless token."""
     spans = [m.span() for m in _TOKEN.finditer(stem)]
@@ -86,19 +102,18 @@ def _token_types(stem: str) -> list[tuple[int, int, str]]:
             continue  # a pseudonym this module wrote (``id-3f2a9c01``) is no ID
         if any(a < de and ds < b for ds, de in dates):
             types[i] = "date"
-        elif not _is_counter(token) and phi_type(token) == "id":
+        elif not _is_counter(token) and not (token.isdigit() and len(token) < 6) and phi_type(token) == "id":
             types[i] = "id"
         elif _is_name_word(token) and len(token) >= 7 and split_merged_name(token):
             types[i] = "name"
-    given = name_lexicon().given
     i = 0
-    while i < len(spans):  # runs of adjacent name words with a given name among them
+    while i < len(spans):  # runs of adjacent name words that read as a name
         j = i
         while j < len(spans) and not types[j] and _is_name_word(stem[spans[j][0]:spans[j][1]]):
             j += 1
-        run = range(i, j)
-        if len(run) >= 2 and any(fold(stem[spans[k][0]:spans[k][1]]) in given for k in run):
-            for k in run:
+        words = [stem[a:b] for a, b in spans[i:j]]
+        if len(words) >= 2 and _run_is_name(words):
+            for k in range(i, j):
                 types[k] = "name"
         i = max(j, i + 1)
     return [(a, b, t) for (a, b), t in zip(spans, types, strict=True)]
