@@ -54,6 +54,9 @@ def sanitize_markdown(summary: dict[str, Any]) -> str:
     lines += ["", "## Findings by kind", ""]
     lines += _md_table(("kind", "findings"), sorted(decisions.get("by_kind", {}).items()))
     lines += ["", f"Residual check failures (held back for review): **{summary['n_residual_failures']}**", ""]
+    if summary.get("n_phi_paths"):
+        lines += [f"Files whose path looks like PHI: **{summary['n_phi_paths']}** "
+                  f"({summary.get('n_renamed_paths', 0)} written under pseudonymous names)", ""]
     lines += ["## Batches", ""]
     lines += _md_table(("stage", "batches", "from Prefect cache", "reused parts", "computed"),
                        [(s, b["n"], b["from_cache"], b["reused_parts"], b["computed"])

@@ -40,6 +40,8 @@ class SanitizeSettings(BaseModel):
     residual_check: Optional[bool] = Field(None, description="Re-read each redacted region with OCR.")
     show_text: bool = Field(False, description="Show recognised text unmasked in report.html (PHI; off by default).")
     labels_csv: Optional[str] = Field(None, description="CSV with relpath,label for the image table.")
+    rename_phi_paths: bool = Field(False, description="Write clean copies whose file or folder names look like PHI "
+                                   "under pseudonymous names (mapping in RUN/paths.parquet, 0600).")
 
 
 class VerifySettings(BaseModel):

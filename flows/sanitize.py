@@ -30,6 +30,7 @@ from ufmclean.pipeline import sanitize as sanitize_stage
 from ufmclean.pipeline import scan as scan_stage
 from ufmclean.policy import Policy, load_policy
 from ufmclean.records import ImageRecord
+from ufmclean.run_paths import plan_clean_paths
 from ufmclean.run_dir import check_run_dirs, open_run, refuse_inputs_inside, usable_sanitize_part, usable_scan_part
 
 #: Batch tasks: resumable across runs (no run id in the key), small JSON results, retried with backoff.
@@ -93,6 +94,7 @@ def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max
                                ("batch_size", settings.batch_size)) if v is not None}
     options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine,
                                              show_text=settings.show_text, max_pixels=settings.max_pixels,
+                                             rename_phi_paths=settings.rename_phi_paths,
                                              **({"batch_size": settings.batch_size} if settings.batch_size else {}))
     scan_opts, labels, options = sanitize_scan_options(run, policy=policy,
                                                        options=options, scan_options=given, rescan=settings.rescan,
@@ -264,6 +266,7 @@ def _sanitize_locked(src: Path, run: Path, *, options: SanitizeSettings, action:
                             "batches_cached": batches["scan"]["from_cache"] + batches["scan"]["reused_parts"],
                             "workers": n_workers}, labels_csv)
         timings["rarity"] = time.perf_counter() - t1
+        plan_clean_paths(run, rename=san_opts.rename_phi_paths)  # where each clean/ copy goes
         id_batches = sanitize_stage.make_id_batches(run, batch_size=san_opts.batch_size)
         items = [{"image_ids": ids, "content_key": content_key([by_id[i] for i in ids])} for ids in id_batches]
         batches["sanitize"] = run_batches(task_runner, sanitize_batch_task, items,
@@ -279,7 +282,8 @@ def _sanitize_locked(src: Path, run: Path, *, options: SanitizeSettings, action:
     timings["total"] = time.perf_counter() - t0
     summary = {"run_dir": str(run), "report": final.get("report"), "n_images": final["n_images"],
                "by_clean_status": final["by_clean_status"], "decisions": final["decisions"],
-               "n_residual_failures": final["n_residual_failures"], "batches": batches,
+               "n_residual_failures": final["n_residual_failures"], "n_phi_paths": final.get("n_phi_paths", 0),
+               "n_renamed_paths": final.get("n_renamed_paths", 0), "batches": batches,
                "timings": {k: round(v, 3) for k, v in timings.items()}, "runner": kind, "workers": n_workers}
     publish_sanitize(summary)
     logger.info("sanitized %d files: %s; report at %s", summary["n_images"],

@@ -55,7 +55,7 @@ def verify_task(original: str, sanitized: str, out_dir: str, settings: VerifySet
     probe = {ph: {k: doc["probe"][ph][k] for k in ("accuracy", "auroc", "device")} for ph in ("before", "after")}
     verdict = {k: doc["verdict"][k] for k in ("status", "reason", "canary_detected_before", "canary_detected_after")}
     return {"verdict": verdict, "audit": audit_rows(doc),
-            "html": paths["html"], "json": paths["json"], "probe": probe, "n_seeds": opts.seeds,
+            "html": paths["html"], "json": paths["json"], "holds_phi": bool(pngs), "probe": probe, "n_seeds": opts.seeds,
             "n_features": len(doc["summary"]), "wall_seconds": doc["wall_seconds"], "tests": list(TESTS),
             "rows": feature_rows(doc)}
 

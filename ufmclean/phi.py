@@ -104,6 +104,22 @@ def date_candidates(text: str) -> set[str]:
     return found
 
 
+def date_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character spans of ``text`` that read as a valid calendar date.
+
+    The patterns of :func:`date_candidates` run on ``text.upper()`` (same length, so the spans index
+    ``text`` itself); a span counts only when it denotes a real date. Used to mask dates inside
+    file names, where offsets matter.
+    """
+    upper = text.upper()
+    spans: list[tuple[int, int]] = []
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(upper):
+            if date_candidates(match.group(0)):
+                spans.append(match.span())
+    return sorted(set(spans))
+
+
 def _name_tokens(value: str) -> list[str]:
     tokens = re.split(r"[\s^,]+", normalise_text(value.replace("^", " ")))
     return [t.strip(".") for t in tokens if len(t.strip(".")) >= 2]

@@ -8,6 +8,7 @@ This module is the one owner of the run folder's layout (see ``docs/ARCHITECTURE
     RUN/.work/sanitize/<key>.parquet    resumable sanitize parts (0600)
     RUN/.work/thumbs/<image_id>.*       review thumbnails (0600)
     RUN/.work/journal/<host>-<pid>.txt  outputs a batch is about to write (see run_manifest)
+    RUN/paths.parquet (0600)            original relpaths behind the masked ones, clean/ names (run_paths)
     RUN/manifest.json                   every file under clean/ and .work/ this tool wrote
     RUN/scan_settings.json              the settings of the last finished scan (sanitize reuses them)
     RUN/ufmclean.lock                   the holder of the run (see run_lock)
@@ -60,6 +61,8 @@ class RunDir:
     sanitize_parts = property(lambda self: self.work / "sanitize", doc="folder of the sanitize parts")
     thumbs = property(lambda self: self.work / "thumbs", doc="folder of the review thumbnails")
     journal = property(lambda self: self.work / "journal", doc="folder of the write-ahead output journals")
+    paths = property(lambda self: self.root / "paths.parquet",
+                     doc="``RUN/paths.parquet`` (0600): image id -> original and clean relpath (see run_paths)")
     manifest = property(lambda self: self.root / "manifest.json", doc="``RUN/manifest.json``")
     lock = property(lambda self: self.root / "ufmclean.lock", doc="``RUN/ufmclean.lock``")
     scan_settings = property(lambda self: self.root / "scan_settings.json",
@@ -225,7 +228,8 @@ def usable_sanitize_part(run: RunDir | str | os.PathLike[str], key: str, *, relp
     """The rows of sanitize part ``key`` when it may be reused, else ``None``.
 
     Reusable: readable, its image rows are exactly ``member_ids`` (when given), and every ``clean/``
-    copy its rows say were written or copied is still on disk (``relpaths``: image id -> relpath).
+    copy its rows say were written or copied is still on disk (``relpaths``: image id -> relpath; the
+    run's path mapping says where a renamed copy lives).
     """
     rd = RunDir.of(run)
     path = rd.sanitize_part(key)
@@ -237,7 +241,10 @@ def usable_sanitize_part(run: RunDir | str | os.PathLike[str], key: str, *, relp
         log.warning("sanitize part %s does not hold its batch's images; recomputing it", path.name)
         return None
     done = [r["image_id"] for r in images if r.get("clean_status") in CLEAN_WRITTEN]
-    if not all(rd.clean_file(relpaths[i]).is_file() for i in done if i in relpaths):
+    from ufmclean.run_paths import clean_relpaths
+
+    renamed = clean_relpaths(rd, done)  # where --rename-phi-paths put a copy
+    if not all(rd.clean_file(renamed.get(i, relpaths[i])).is_file() for i in done if i in relpaths):
         log.info("sanitize part %s lost some clean/ files; recomputing it", key)
         return None
     return rows

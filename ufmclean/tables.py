@@ -15,6 +15,7 @@ from ufmclean.records import BBox, Finding, ImageRecord
 __all__ = [
     "FINDINGS_SCHEMA",
     "IMAGES_SCHEMA",
+    "check_image_rows",
     "finding_row",
     "image_row",
     "read_findings_table",
@@ -109,6 +110,11 @@ def _write(path: str | os.PathLike[str], rows: list[dict[str, Any]], schema: Any
     table = pa.Table.from_pylist(rows, schema=schema)
     with atomic_output(path, mode=mode) as tmp:
         pq.write_table(table, tmp)
+
+
+def check_image_rows(rows: list[dict[str, Any]]) -> None:
+    """Raise ``ValueError``/``TypeError`` unless every row matches ``IMAGES_SCHEMA`` (see :func:`image_row`)."""
+    _check_rows(list(rows), IMAGES_SCHEMA, _NOT_NULL_IMAGES)
 
 
 def write_images_table(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *, mode: int = 0o644) -> int:

@@ -29,7 +29,7 @@ from tests.io.io_factory import FAKE_ID, FAKE_NAME, gradient, make_ds
 
 OK, ERROR, SKIPPED = frozenset({"ok"}), frozenset({"error"}), frozenset({"skipped"})
 OK_OR_ERROR = OK | ERROR
-FAKE_PHI = (FAKE_NAME, FAKE_ID, "QWERTY", "ZZTESTNAME")
+FAKE_PHI = (FAKE_NAME, FAKE_ID, "QWERTY", "ZZTESTNAME", "778899", "4417721")
 
 
 def _dicom_bytes(ds: Dataset, *, little: bool = True, implicit: bool = False) -> bytes:
@@ -199,6 +199,11 @@ def _dicom_cases() -> dict[str, tuple[Callable[[], bytes], frozenset[str]]]:
                                                                         NumberOfFrames=-1)), ERROR),
         "dicom/rows_columns_too_big_for_pixels.dcm": (lambda: _dicom_bytes(_with_pixels(_good(), _good().PixelData,
                                                                                         Rows=64, Columns=96)), ERROR),
+        # issue 16 item 8: header values that must not reach the error column or the table
+        "dicom/odd_sop_class_no_pixels.dcm": (lambda: _dicom_bytes(_strip_pixels(_good(SOPClassUID=ODD_UID))),
+                                              ERROR | SKIPPED),
+        "dicom/odd_transfer_syntax.dcm": (lambda: _odd_ts(), ERROR),
+        "dicom/free_text_modality.dcm": (lambda: _dicom_bytes(_good(Modality="QWERTY")), OK),
     }
 
 
@@ -221,6 +226,16 @@ def _big_endian() -> bytes:
     ds = _good(gradient(32, 48, np.uint16, 4000), bits_stored=12)
     ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
     return _dicom_bytes(ds, little=False)
+
+
+#: A made-up UID carrying the fake ID's digits (an odd SOPClassUID/TransferSyntaxUID is file content).
+ODD_UID = "1.2.778899.4417721"
+
+
+def _odd_ts() -> bytes:
+    ds = _good()
+    ds.file_meta.TransferSyntaxUID = ODD_UID
+    return _dicom_bytes(ds)
 
 
 def _unknown_ts() -> bytes:

@@ -54,6 +54,17 @@ def test_errors_are_clear_and_phi_free(scanned) -> None:
         assert "Traceback" not in msg
 
 
+def test_no_table_cell_repeats_header_values(scanned) -> None:
+    """Issue 16 item 8: an odd SOPClassUID, transfer syntax or free-text Modality is described, never
+    copied into images.parquet (0644)."""
+    run, rows, _ = scanned
+    data = (run / "images.parquet").read_bytes()
+    assert not [p for p in FAKE_PHI if p.encode() in data]
+    assert rows["dicom/free_text_modality.dcm"]["modality"] == "other"
+    assert "no registered SOP class" in rows["dicom/odd_sop_class_no_pixels.dcm"]["error"]
+    assert "unrecognised transfer syntax" in rows["dicom/odd_transfer_syntax.dcm"]["error"]
+
+
 def test_loop_and_duplicates(scanned) -> None:
     _, rows, _ = scanned
     assert rows["names/copy_a.png"]["sha256"] == rows["names/copy_b.png"]["sha256"]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 
 
 def _print_default_policy(value: bool) -> None:
@@ -39,6 +39,11 @@ def register(app: typer.Typer) -> None:
         labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (default: the scan's).")] = None,  # noqa: UP045
         rescan: Annotated[bool, typer.Option("--rescan", help="Accept a new scan when a scan setting given here differs from the run's scan.")] = False,
         show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
+        rename_phi_paths: Annotated[bool, typer.Option(
+            "--rename-phi-paths", help="Write copies whose file/folder names look like PHI under pseudonymous names "
+            "(name-3f2a9c01/...); the mapping stays in RUN/paths.parquet (0600).")] = False,
+        fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
+            "--fail-on", help="Exit 4 when the scan found: rare, phi (text or PHI-looking paths) or any.")] = None,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
                                                   help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
     ) -> None:
@@ -46,19 +51,26 @@ def register(app: typer.Typer) -> None:
 
         On a RUN that `ufmclean scan` wrote, the scan's settings are reused (its findings are the ones
         acted on); a scan option given here that differs from the scan's is refused (exit 2) unless --rescan.
+
+        Exit codes: 0 every file written or copied, 3 some errors, held or flagged, 2 usage error,
+        4 --fail-on matched (takes precedence over 3).
         """
         from rich.console import Console
 
         from ufmclean.errors import UsageError
         from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
         from ufmclean.policy import load_policy
+        from ufmclean.cli.scan import FAIL_ON, fail_on_matches, phi_paths_note
         from ufmclean.run_dir import check_out_arg
 
         console = Console(stderr=True)
         try:
             run_dir = check_out_arg(out)
+            if fail_on is not None and fail_on not in FAIL_ON:
+                raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
             policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
             options = SanitizeOptions(device=device, engine=engine, show_text=show_text, max_pixels=max_pixels,
+                                      rename_phi_paths=rename_phi_paths,
                                       **({"batch_size": batch_size} if batch_size is not None else {}))
             given = {"strategy": strategy, "markers": markers, "batch_size": batch_size}
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
@@ -70,11 +82,16 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_USAGE) from None
         s = result["sanitize"]
         by = s["by_clean_status"]
+        if s.get("report"):
+            console.print(f"report: {s['report']}")
         console.print(
             "images: " + ", ".join(f"{v} {k}" for k, v in sorted(by.items()))
             + f"; findings by action: {s['decisions']['by_action']}; residual failures: {s['n_residual_failures']}"
+            + phi_paths_note(s) + (f", {s['n_renamed_paths']} written under pseudonymous names" if s.get("n_renamed_paths") else "")
         )
-        if s.get("report"):
-            console.print(f"report: {s['report']}")
+        matched = fail_on_matches(result["scan"], fail_on)
+        if matched:
+            console.print(f"--fail-on {fail_on}: {matched} finding(s) or PHI-looking path(s) matched")
+            raise typer.Exit(EXIT_FAIL_ON)
         partial = by.get("error", 0) or by.get("held", 0) or by.get("flagged", 0)
         raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)

@@ -16,15 +16,23 @@ FAIL_ON = ("rare", "phi", "any")
 
 
 def fail_on_matches(summary: dict, fail_on: str | None) -> int:
-    """Number of findings that trip ``--fail-on`` (``rare``: rare findings, ``phi``: PHI-typed text,
-    ``any``: every finding a default sanitize would remove, i.e. flagged ones)."""
+    """Number of findings that trip ``--fail-on`` (``rare``: rare findings, ``phi``: PHI-typed text
+    plus files whose path looks like PHI, ``any``: every finding a default sanitize would remove, i.e.
+    flagged ones, plus PHI-looking paths)."""
     if fail_on is None:
         return 0
     if fail_on == "rare":
         return int(summary["n_rare"])
+    paths = int(summary.get("n_phi_paths") or 0)
     if fail_on == "phi":
-        return int(summary["n_phi"])
-    return int(summary["n_flagged"])
+        return int(summary["n_phi"]) + paths
+    return int(summary["n_flagged"]) + paths
+
+
+def phi_paths_note(summary: dict) -> str:
+    """``"; N file path(s) look like PHI (masked in the tables and report)"`` or ``""`` (for last lines)."""
+    n = int(summary.get("n_phi_paths") or 0)
+    return f"; {n} file path(s) look like PHI (masked in the tables and report)" if n else ""
 
 
 def register(app: typer.Typer) -> None:
@@ -84,10 +92,11 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"{summary['n_files']} files: {summary['n_ok']} scanned, {summary['n_error']} errors, "
             f"{summary['n_skipped']} skipped; {summary['n_findings']} findings ({summary['by_kind']}), "
-            f"{summary['n_rare']} rare, {summary['n_phi']} PHI-typed -> {RunDir(run_dir).findings_table}"
+            f"{summary['n_rare']} rare, {summary['n_phi']} PHI-typed{phi_paths_note(summary)} "
+            f"-> {RunDir(run_dir).findings_table}"
         )
         matched = fail_on_matches(summary, fail_on)
         if matched:
-            console.print(f"--fail-on {fail_on}: {matched} finding(s) matched")
+            console.print(f"--fail-on {fail_on}: {matched} finding(s) or PHI-looking path(s) matched")
             raise typer.Exit(EXIT_FAIL_ON)
         raise typer.Exit(EXIT_PARTIAL if summary["n_error"] else EXIT_OK)

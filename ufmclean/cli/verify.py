@@ -81,9 +81,11 @@ def register(app: typer.Typer) -> None:
                                  max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop)
             doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))
             pngs = gradcam_for_run(art, out / "gradcam", model_name=model, n_images=gradcam) if gradcam > 0 else []
-            write_report(doc, out, gradcam_pngs=pngs)
+            paths = write_report(doc, out, gradcam_pngs=pngs)
         except UfmError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         _print_table(doc)
+        if pngs:  # the Grad-CAM strips show original pixels
+            typer.echo(f"note: {paths['html']} and its Grad-CAM images hold PHI (mode 0600); keep them with the data")
         typer.echo(verdict_line(doc))

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from ufmclean.errors import UsageError, WriteError
 
-__all__ = ["atomic_output", "atomic_write_bytes", "fsync_path", "safe_join", "temp_prefix"]
+__all__ = ["atomic_output", "atomic_write_bytes", "current_umask", "fsync_path", "safe_join", "temp_prefix"]
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it is chmod-ed to ``mode``, fsync'ed and
-    renamed onto ``path``.
+    """Yield a temporary path next to ``path``; on success it is chmod-ed to ``mode`` less the process
+    umask (as ``open`` would: ``umask 077`` makes every output 0600), fsync'ed and renamed onto ``path``.
 
     Parent folders are created. On any exception the temporary file is removed and ``path`` is
     left as it was (absent or the previous version), so readers never see a half-written file. The
@@ -30,16 +30,31 @@ def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterato
     fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(dest), suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    bits = mode & ~current_umask()
     try:
-        os.chmod(tmp, mode)
+        os.chmod(tmp, bits)
         yield tmp
-        os.chmod(tmp, mode)  # writers may have recreated the file
+        os.chmod(tmp, bits)  # writers may have recreated the file
         fsync_path(tmp)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (``/proc/self/status``; elsewhere set and restored)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # not thread-safe for an instant; only where /proc is absent
+    os.umask(old)
+    return old
 
 
 def temp_prefix(dest: Path) -> str:
@@ -69,7 +84,7 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> Path:
-    """Write ``data`` to ``path`` atomically with permission bits ``mode``; returns the final path."""
+    """Write ``data`` to ``path`` atomically with permission bits ``mode`` (less the umask); returns the final path."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, not {type(data).__name__}")
     dest = Path(path)
@@ -90,13 +105,13 @@ def safe_join(root: str | os.PathLike[str], relpath: str | os.PathLike[str], *, 
     ``check_symlinks=False`` keeps only the lexical checks: for reading input files, where a symlink
     that discovery accepted may point anywhere (we read through it, never write). Outputs always use
     the default. Raises :class:`~ufmclean.errors.UsageError` with the reason; the message holds only
-    the offending relative path (relpaths are not PHI-bearing header values).
+    the offending relative path, its PHI-looking components masked (:mod:`ufmclean.path_phi`).
     """
     rel = Path(relpath)
     if str(relpath) == "" or rel.is_absolute() or rel.anchor:
-        raise UsageError(f"refusing path {str(relpath)!r}: it must be a non-empty relative path")
+        raise UsageError(f"refusing path {_shown(relpath)!r}: it must be a non-empty relative path")
     if any(part == ".." for part in rel.parts):
-        raise UsageError(f"refusing path {str(relpath)!r}: '..' components are not allowed")
+        raise UsageError(f"refusing path {_shown(relpath)!r}: '..' components are not allowed")
     if not check_symlinks:
         return Path(root) / rel
     base = Path(root).resolve()
@@ -104,5 +119,12 @@ def safe_join(root: str | os.PathLike[str], relpath: str | os.PathLike[str], *, 
     # Resolve what exists (symlinks in the existing prefix) and check containment.
     resolved = joined.resolve(strict=False)
     if resolved != base and base not in resolved.parents:
-        raise UsageError(f"refusing path {str(relpath)!r}: it resolves outside the output folder (symlink?)")
+        raise UsageError(f"refusing path {_shown(relpath)!r}: it resolves outside the output folder (symlink?)")
     return joined
+
+
+def _shown(relpath: str | os.PathLike[str]) -> str:
+    """``relpath`` as an error message may show it: PHI-looking components masked (it lands in tables)."""
+    from ufmclean.path_phi import mask_relpath
+
+    return mask_relpath(Path(relpath).as_posix())

@@ -132,7 +132,9 @@ def decode_failure_message(uid: str | None, exc: BaseException | None = None) ->
     name transfer syntaxes and packages, never header values.
     """
     name = transfer_syntax_name(uid)
-    head = f"transfer syntax {uid} ({name}) could not be decoded"
+    # An unknown value is the file's own text (it could hold anything): described, never shown.
+    shown = f"{uid} ({name})" if uid and name not in ("unrecognised transfer syntax", "unknown transfer syntax") else name
+    head = f"transfer syntax {shown} could not be decoded"
     if uid is None:
         return f"{head}: the file has no transfer syntax; it may not be a DICOM image"
     info = codec_info(str(uid))

@@ -109,13 +109,50 @@ def dicom_header_info(ds: Any) -> dict[str, Any]:
 
 
 def _header_info(ds: Any) -> dict[str, Any]:
-    modality = ds.get("Modality")
     return {
-        "modality": str(modality) if modality else None,
+        "modality": modality_term(ds.get("Modality")),
         "rows": _int(ds, "Rows"),
         "cols": _int(ds, "Columns"),
         "frames": _int(ds, "NumberOfFrames", 1 if "Rows" in ds else None) or (1 if "Rows" in ds else None),
     }
+
+
+#: PS3.3 C.7.3.1.1.1 Modality defined terms (current and retired): anything else is not shown.
+MODALITIES = frozenset("""
+    ANN AR ASMT AU BDUS BI BMD CFM CR CT CTPROTOCOL DG DMS DOC DX ECG EEG EMG EOG EPS ES FID GM HC HD IO IOL
+    IVOCT IVUS KER KO LEN LS MG MR M3D NM OAM OCT OP OPM OPT OPTBSV OPTENF OPV OSS OT PA PLAN POS PR PT PX
+    REG RESP RF RG RTDOSE RTIMAGE RTINTENT RTPLAN RTRAD RTRECORD RTSEGANN RTSTRUCT RWV SEG SM SMR SR SRF STAIN
+    TEXTUREMAP TG US VA XA XAPROTOCOL XC CD CP CS DD DF DM EC FA FS LP MA MS OPR ST VF
+""".split())
+_YBR_NAMES = frozenset({"YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"})
+
+
+def modality_term(value: Any) -> str | None:
+    """``value`` when it is a DICOM Modality defined term, ``"other"`` for any other text, else ``None``.
+
+    The header's own text goes into the run tables only when it is one of the standard's terms:
+    a free-text value could hold anything a site typed (a name included).
+    """
+    if value is None or str(value).strip() == "":
+        return None
+    term = str(value).strip().upper()
+    return term if term in MODALITIES else "other"
+
+
+def sop_class_description(ds: Any) -> str:
+    """PHI-free words for the object's SOP Class: its registered name, else a description, never the value."""
+    from pydicom.uid import UID_dictionary
+
+    try:
+        uid = str(ds.get("SOPClassUID") or "").strip()
+    except Exception:  # noqa: BLE001 - an undecodable value is described, not shown
+        uid = "?"
+    if not uid:
+        return "no SOP class"
+    entry = UID_dictionary.get(uid)
+    if entry is not None and entry[1] == "SOP Class":
+        return str(entry[0])
+    return "an unregistered SOP class (not an image storage class)"
 
 
 def _values(ds: Any, keywords: tuple[str, ...]) -> list[str]:
@@ -272,7 +309,7 @@ def _load_dicom(record: ImageRecord, *, max_pixels: int) -> LoadedImage:
     photometric = pi_in
     if spp > 1 and pi_in.startswith("YBR"):
         photometric = "RGB"  # pydicom's pixel_array converts YBR to RGB (as_rgb default)
-        notes.append(f"{pi_in} converted to RGB")
+        notes.append(f"{pi_in if pi_in in _YBR_NAMES else 'YBR colour'} converted to RGB")
     if spp == 1:
         arr = arr.reshape((frames, rows, cols))
     else:

@@ -58,7 +58,8 @@ def run_discover(
 
 def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str] | None, max_pixels: int,
                      progress: Callable[[int, int], None] | None) -> dict[str, Any]:
-    from ufmclean.tables import image_row, write_images_table
+    from ufmclean.run_paths import write_images
+    from ufmclean.tables import image_row
 
     t0 = time.perf_counter()
     records = discover(src, labels_csv=labels_csv)
@@ -79,9 +80,10 @@ def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str
         rows.append(image_row(rec))
         if progress is not None:
             progress(i + 1, len(records))
-    write_images_table(rd.images_table, rows)
+    path_counts = write_images(rd, rows)  # relpaths masked; the originals in the 0600 mapping
     status = Counter(r["status"] for r in rows)
     summary = {
+        **path_counts,
         "stage": "discover",
         "n_files": len(rows),
         "n_ok": status.get("ok", 0),

@@ -34,6 +34,7 @@ from ufmclean.pipeline.workers import map_batches
 from ufmclean.redact.writeback import sanitize_image
 from ufmclean.run_dir import RunDir, open_run, read_part_rows, usable_sanitize_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
+from ufmclean.run_paths import plan_clean_paths, read_images, write_images
 from ufmclean.tables import read_findings_table, read_rows, row_to_finding, write_findings_table, write_rows
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class SanitizeOptions:
     show_text: bool = False
     report: bool = True
     max_pixels: int | None = None
+    #: Write each copy whose relpath looks like PHI under a pseudonymous relpath (``name-3f2a9c01/...``);
+    #: the original -> renamed mapping stays in ``RUN/paths.parquet`` (0600).
+    rename_phi_paths: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -147,7 +151,7 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     """
     run, inp = RunDir.of(run_dir), Path(input_dir)
     wanted = set(image_ids)
-    images = {r["image_id"]: r for r in read_rows(run.images_table, image_ids=sorted(wanted))}
+    images = {r["image_id"]: r for r in read_images(run, image_ids=sorted(wanted))}
     missing = wanted - set(images)
     if missing:
         raise UsageError(f"{len(missing)} image id(s) are not in {run.images_table}; run the scan first")
@@ -172,7 +176,8 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
         decided = decide(by_image.get(iid, []), policy)
         row, done = sanitize_image(record, decided, clean_root=run.clean, policy=policy, engine=engine,
                                    thumbs_dir=run.thumbs if options.thumbnails else None,
-                                   thumb_size=options.thumb_size, max_pixels=options.max_pixels)
+                                   thumb_size=options.thumb_size, max_pixels=options.max_pixels,
+                                   clean_relpath=images[iid]["clean_relpath"])
         part_rows.append({"row": "image", **row, "finding_id": None, "action": None, "reasons": None, "residual_ok": None})
         part_rows += [{"row": "finding", "image_id": iid, "finding_id": f.finding_id, "action": f.action,
                        "reasons": list(f.reasons), "residual_ok": f.residual_ok} for f in done]
@@ -189,7 +194,7 @@ def _record_batch_outputs(run: RunDir, part: Path, rows: Sequence[dict[str, Any]
     paths = [part]
     for r in rows:
         with contextlib.suppress(UsageError):  # a relpath that escapes is refused per image later
-            paths.append(safe_join(run.clean, r["relpath"], check_symlinks=False))
+            paths.append(safe_join(run.clean, r.get("clean_relpath") or r["relpath"], check_symlinks=False))
         if thumbnails:
             paths += [run.thumbs / name for name in thumbnail_names(r["image_id"])]
     record_outputs(run, paths)
@@ -202,7 +207,7 @@ def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> d
 
 def make_id_batches(run_dir: str | Path, *, batch_size: int) -> list[list[str]]:
     """Image ids with status ``ok`` in ``RUN/images.parquet``, in relpath order, chunked."""
-    rows = sorted((r for r in read_rows(RunDir.of(run_dir).images_table) if (r.get("status") or "ok") == "ok"),
+    rows = sorted((r for r in read_images(RunDir.of(run_dir)) if (r.get("status") or "ok") == "ok"),
                   key=lambda r: r["relpath"])
     ids = [r["image_id"] for r in rows]
     return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
@@ -211,7 +216,7 @@ def make_id_batches(run_dir: str | Path, *, batch_size: int) -> list[list[str]]:
 # ---------------------------------------------------------------------------------------- finalize
 def _merge(run: RunDir, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, dict], dict[str, dict]]:
     """Image and finding rows of the current batches' parts (``KeyError``-free when a part is missing)."""
-    images = {r["image_id"]: r for r in read_rows(run.images_table)}
+    images = {r["image_id"]: r for r in read_images(run)}
     findings_by_image: dict[str, list[dict]] = {}
     for r in read_rows(run.findings_table):  # once, not once per batch
         findings_by_image.setdefault(r["image_id"], []).append(r)
@@ -236,7 +241,7 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
     """
     run = RunDir.of(run_dir)
     img_rows, fnd_rows = _merge(run, policy, options)
-    images = read_rows(run.images_table)
+    images = read_images(run)
     for row in images:
         part = img_rows.get(row["image_id"])
         status = row.get("status") or "ok"
@@ -248,11 +253,10 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
         part = fnd_rows.get(f.finding_id)
         findings.append(f.with_(action=part["action"], reasons=tuple(part["reasons"] or ()), residual_ok=part["residual_ok"])
                         if part else f.with_(action="keep", reasons=("not-sanitized",), residual_ok=None))
-    schema = _images_schema()
-    write_rows(run.images_table, [{k: r.get(k) for k in schema.names} for r in images], mode=0o644, schema=schema)
+    path_counts = write_images(run, images, schema=_images_schema())  # relpaths masked (see run_paths)
     write_findings_table(run.findings_table, findings, mode=PHI_MODE)
     # Stale copies (older inputs, now held or flagged) this tool wrote; a user's own files stay.
-    keep = [run.clean_file(r["relpath"]) for r in images if r["clean_status"] in ("written", "copied")]
+    keep = [run.clean_file(r["clean_relpath"]) for r in images if r["clean_status"] in ("written", "copied")]
     pruned = prune_outputs(run, under=run.clean, keep=keep)
     decisions = summarize_decisions(findings)
     by_status = dict(Counter(r["clean_status"] for r in images))
@@ -262,6 +266,9 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
         "decisions": decisions,
         "n_residual_failures": sum(f.residual_ok is False for f in findings),
         "n_stale_removed": pruned,
+        **path_counts,
+        "n_renamed_paths": sum(r["clean_relpath"] != r["relpath"] for r in images
+                               if r["clean_status"] in ("written", "copied")),
     }
     summary_path = run.summary
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
@@ -343,6 +350,7 @@ def _run_sanitize_locked(inp: Path, run: RunDir, *, policy: Policy, options: San
 
     scan_counts = scan_stage.run_scan(inp, run.root, options=scan_options, workers=workers, labels_csv=labels_csv,
                                       engine=engine if workers == 1 else None)
+    plan_clean_paths(run, rename=options.rename_phi_paths)
     batches = make_id_batches(run, batch_size=options.batch_size)
     map_batches(sanitize_batch, batches, workers=workers, on_done=progress or (lambda _res: None), input_dir=inp,
                 run_dir=run.root, policy=policy, options=options, local_kwargs={"engine": engine})

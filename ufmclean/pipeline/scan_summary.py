@@ -51,12 +51,14 @@ def write_scan_outputs(
     options: Any,
     timings: dict[str, float],
 ) -> dict[str, Any]:
-    """Merge parts into ``images.parquet``, ``findings.parquet`` (0600) and ``summary.json``.
+    """Merge parts into ``images.parquet`` (PHI-looking relpaths masked), ``findings.parquet`` and
+    ``paths.parquet`` (0600) and ``summary.json`` (with ``n_phi_paths``).
 
     Returns the summary (counts, timings, settings, versions; never recognised text).
     """
     from ufmclean.rarity import apply_rarity
-    from ufmclean.tables import image_row, write_findings_table, write_images_table
+    from ufmclean.run_paths import write_images
+    from ufmclean.tables import image_row, write_findings_table
 
     from ufmclean.errors import UsageError
 
@@ -78,10 +80,11 @@ def write_scan_outputs(
     per_image = Counter(f.image_id for f in findings)
     rows = [image_row(r, uniqueness=uniqueness.get(r.image_id, 0.0) if r.status == "ok" else None,
                       n_findings=per_image.get(r.image_id, 0)) for r in updated]
-    write_images_table(rd.images_table, rows)
+    path_counts = write_images(rd, rows)  # relpaths masked; the originals in the 0600 mapping
     write_findings_table(rd.findings_table, findings)
     summary = _summary(updated, findings, options=options,
                        timings={**timings, "rarity_and_tables": time.perf_counter() - t0})
+    summary.update(path_counts)
     atomic_write_bytes(rd.summary, json.dumps(summary, indent=2, sort_keys=True, default=str).encode())
     return summary
 

@@ -62,6 +62,7 @@ def sanitize_image(
     thumbs_dir: Path | None = None,
     thumb_size: int = 256,
     max_pixels: int | None = None,
+    clean_relpath: str | None = None,
 ) -> tuple[dict[str, Any], list[Finding]]:
     """Sanitise one input file into ``clean_root/<relpath>``.
 
@@ -75,6 +76,8 @@ def sanitize_image(
         ``RUN/clean``; the copy goes to the same relative path.
     policy, engine
         Passed to :func:`ufmclean.redact.clean.clean_image`.
+    clean_relpath : str, optional
+        Where under ``clean_root`` the copy goes (a pseudonymous relpath); default ``record.relpath``.
     thumbs_dir : Path, optional
         Where to store before/after review thumbnails (only for images with removed, flagged or
         rare items); ``None`` stores none.
@@ -97,7 +100,7 @@ def sanitize_image(
     row: dict[str, Any] = {"image_id": record.image_id, "clean_status": "error", "clean_note": "",
                            "n_redacted": 0, "n_escalated": 0, "transfer_syntax_out": None}
     try:
-        dest = safe_join(clean_root, record.relpath)
+        dest = safe_join(clean_root, clean_relpath or record.relpath)
         _check_unchanged(record)
         loaded = load_image(record, **({"max_pixels": max_pixels} if max_pixels else {}))
         outcome = clean_image(loaded, out, policy=policy, engine=engine)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ufmclean.io.atomic import atomic_write_bytes
+from ufmclean.path_phi import mask_relpath
 from ufmclean.report.thumbs import Thumbnail, load_thumbnails
 
 REPORT_MODE = 0o600
@@ -117,6 +118,9 @@ def render_report(
         by_image.setdefault(str(f["image_id"]), []).append(f)
     cards = []
     for img in images:
+        # Relpaths are shown masked ([name]/[id]_chest.png): the run tables already are, rows given
+        # directly may not be (masking a masked relpath changes nothing).
+        img = {**img, "relpath": mask_relpath(str(img.get("relpath") or ""))}
         iid = str(img["image_id"])
         fs = sorted(by_image.get(iid, []), key=lambda f: (int(f.get("frame") or 0), str(f.get("finding_id"))))
         before, after = thumbs.get(iid, (None, None))
@@ -159,6 +163,7 @@ def render_report(
         "by_action": dict(Counter(str(f.get("action") or "keep") for f in findings)),
         "by_reason": dict(Counter(r for f in findings for r in _as_list(f.get("reasons")))),
         "needs_review": sum(c["review"] >= 2 for c in cards),
+        "phi_paths": sum(bool(i.get("path_phi")) for i in images),
     }
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("ufmclean.report", "templates"),

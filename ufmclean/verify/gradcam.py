@@ -1,4 +1,8 @@
-"""Grad-CAM (pytorch-grad-cam) of a probe on evaluation images with a feature pasted, saved as PNGs."""
+"""Grad-CAM (pytorch-grad-cam) of a probe on evaluation images with a feature pasted, saved as PNGs.
+
+The strips are built from original pixels: patients' images with a removed feature (a burned-in name,
+an ID) pasted from another patient's original. They are PHI: written 0600 in a 0700 folder.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,10 @@ from ufmclean.verify.features import Feature
 from ufmclean.verify.models import gradcam_target_layer
 from ufmclean.verify.mscore import paste
 from ufmclean.verify.train import TrainedProbe
+
+#: Grad-CAM strips show original pixels (and the removed features): owner only.
+GRADCAM_MODE = 0o600
+GRADCAM_DIR_MODE = 0o700
 
 
 def gradcam_maps(probe: TrainedProbe, model_name: str, images: np.ndarray, *, target: int) -> np.ndarray:
@@ -50,7 +58,7 @@ def save_gradcam_png(
     ok, buf = cv2.imencode(".png", strip)
     if not ok:
         raise RuntimeError("PNG encoding of a Grad-CAM strip failed")
-    return atomic_write_bytes(Path(dest), buf.tobytes())
+    return atomic_write_bytes(Path(dest), buf.tobytes(), mode=GRADCAM_MODE)
 
 
 def gradcam_for_run(artefacts: dict, out_dir: str | Path, *, model_name: str, n_images: int = 4,
@@ -67,6 +75,9 @@ def gradcam_for_run(artefacts: dict, out_dir: str | Path, *, model_name: str, n_
     paths: list[str] = []
     if n_images < 1 or len(images) == 0:
         return paths
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(GRADCAM_DIR_MODE)  # an existing folder too: it is about to hold PHI
     for f in artefacts["features"][:max_features]:
         sel = np.flatnonzero(labels == f.y_star) if f.y_star is not None else np.arange(len(images))
         sel = sel[:n_images] if len(sel) else np.arange(min(n_images, len(images)))

@@ -1,7 +1,12 @@
 """verify.json, plots (matplotlib, Agg) and an HTML page (jinja2) for a verify run.
 
-Everything written holds feature ids, relpaths, boxes and numbers only — never recognised text.
-Files are written atomically (temp file + ``os.replace``).
+Everything written holds feature ids, relpaths (PHI-looking components masked), boxes and numbers
+only — never recognised text. Files are written atomically (temp file + ``os.replace``).
+
+When the page links Grad-CAM strips (original pixels with removed features pasted, see
+:mod:`ufmclean.verify.gradcam`) it holds PHI: ``verify.json`` then says so (``holds_phi: true``,
+``phi_note``), ``verify.html`` says it at the top, and both are written 0600. Plots are charts of
+numbers and keep the ordinary mode.
 """
 
 from __future__ import annotations
@@ -16,8 +21,25 @@ from ufmclean.io.atomic import atomic_write_bytes
 TEMPLATE = "verify.html.j2"
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    atomic_write_bytes(path, data)
+#: Mode of verify.json / verify.html when they embed or link images built from original pixels.
+PHI_MODE = 0o600
+PHI_NOTE = ("This verify report holds PHI: its Grad-CAM images show original patient images with removed "
+            "features (burned-in names, IDs, dates) pasted in. Keep it with the data (mode 0600); do not share it.")
+
+
+def _atomic_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    atomic_write_bytes(path, data, mode=mode)
+
+
+def _masked(o: object) -> object:
+    """``o`` with every ``relpath`` value masked (:func:`ufmclean.path_phi.mask_relpath`), recursively."""
+    from ufmclean.path_phi import mask_relpath
+
+    if isinstance(o, dict):
+        return {k: (mask_relpath(v) if k == "relpath" and isinstance(v, str) else _masked(v)) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_masked(v) for v in o]
+    return o
 
 
 def jsonable(o: object) -> object:
@@ -31,10 +53,10 @@ def jsonable(o: object) -> object:
     return o
 
 
-def write_json(doc: dict, dest: str | Path) -> Path:
-    """Write ``doc`` as indented JSON (NaN -> null) to ``dest`` atomically."""
+def write_json(doc: dict, dest: str | Path, *, mode: int = 0o644) -> Path:
+    """Write ``doc`` as indented JSON (NaN -> null) to ``dest`` atomically with ``mode``."""
     dest = Path(dest)
-    _atomic_bytes(dest, json.dumps(jsonable(doc), indent=1, allow_nan=False, default=_default).encode())
+    _atomic_bytes(dest, json.dumps(jsonable(doc), indent=1, allow_nan=False, default=_default).encode(), mode=mode)
     return dest
 
 
@@ -129,7 +151,7 @@ def plot_audit(doc: dict, dest: str | Path) -> Path | None:
     return dest
 
 
-def write_html(doc: dict, dest: str | Path, *, images: list[str]) -> Path:
+def write_html(doc: dict, dest: str | Path, *, images: list[str], mode: int = 0o644) -> Path:
     """Render the HTML page (template ``templates/verify.html.j2``) with ``images`` relative to ``dest``."""
     import jinja2
 
@@ -137,15 +159,22 @@ def write_html(doc: dict, dest: str | Path, *, images: list[str]) -> Path:
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     html = env.get_template(TEMPLATE).render(doc=jsonable(doc), images=images)
     dest = Path(dest)
-    _atomic_bytes(dest, html.encode())
+    _atomic_bytes(dest, html.encode(), mode=mode)
     return dest
 
 
 def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: list[str] = ()) -> dict:
-    """Write ``verify.json``, plots and ``verify.html`` into ``out_dir``; returns their paths."""
+    """Write ``verify.json``, plots and ``verify.html`` into ``out_dir``; returns their paths.
+
+    With ``gradcam_pngs`` (images of original pixels) both documents say they hold PHI and are 0600.
+    Relpaths are shown masked. ``doc`` itself is not changed.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": str(write_json(doc, out / "verify.json"))}
+    holds_phi = bool(gradcam_pngs)
+    doc = {**_masked(doc), "holds_phi": holds_phi, "phi_note": PHI_NOTE if holds_phi else ""}  # type: ignore[dict-item]
+    mode = PHI_MODE if holds_phi else 0o644
+    paths = {"json": str(write_json(doc, out / "verify.json", mode=mode))}
     imgs = []
     for setting, fam in (("white", "A"), ("grey", "A"), ("black", "A"), ("white", "B")):
         p = plot_scores(doc, out / f"m_{setting}_{fam}.png", setting=setting, family=fam)
@@ -156,6 +185,6 @@ def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: list[str] = ()
     if p is not None:
         imgs.insert(0, p.name)
     imgs += [str(Path(g).relative_to(out)) for g in gradcam_pngs]
-    paths["html"] = str(write_html(doc, out / "verify.html", images=imgs))
+    paths["html"] = str(write_html(doc, out / "verify.html", images=imgs, mode=mode))
     paths["images"] = imgs
     return paths
