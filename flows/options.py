@@ -34,6 +34,9 @@ class SanitizeSettings(BaseModel):
     residual_check: Optional[bool] = Field(None, description="Re-read each redacted region with OCR.")
     show_text: bool = Field(False, description="Show recognised text unmasked in report.html (PHI; off by default).")
     labels_csv: Optional[str] = Field(None, description="CSV with relpath,label for the image table.")
+    header: Literal["deidentify", "keep"] = Field(
+        "deidentify", description="DICOM headers: deidentify (PS3.15 Basic Profile, run-consistent pseudonyms) or keep.")
+    keep_metadata: bool = Field(False, description="Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only).")
 
 
 class VerifySettings(BaseModel):

@@ -86,7 +86,8 @@ def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max
         scan_kw["rare_max_images"] = policy.rare_max_images
     scan_kw.update({k: v for k, v in (("strategy", settings.strategy), ("markers", settings.markers)) if v is not None})
     options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine, batch_size=settings.batch_size,
-                                             show_text=settings.show_text)
+                                             show_text=settings.show_text, header=settings.header,
+                                             keep_metadata=settings.keep_metadata)
     return policy, scan_stage.ScanOptions(**scan_kw), options
 
 

@@ -10,6 +10,7 @@ This module is the one owner of the run folder's layout (see ``docs/ARCHITECTURE
     RUN/.work/journal/<host>-<pid>.txt  outputs a batch is about to write (see run_manifest)
     RUN/manifest.json                   every file under clean/ and .work/ this tool wrote
     RUN/ufmclean.lock                   the holder of the run (see run_lock)
+    RUN/pseudonym.key                   secret seed of the DICOM header pseudonyms (0600, see io.deid)
 
 Stages, flows, the report and the CLI ask a :class:`RunDir` for paths instead of spelling them.
 :func:`open_run` is how a stage driver starts: it refuses an input and run folder that overlap (in
@@ -61,6 +62,8 @@ class RunDir:
     journal = property(lambda self: self.work / "journal", doc="folder of the write-ahead output journals")
     manifest = property(lambda self: self.root / "manifest.json", doc="``RUN/manifest.json``")
     lock = property(lambda self: self.root / "ufmclean.lock", doc="``RUN/ufmclean.lock``")
+    pseudonym_key = property(lambda self: self.root / "pseudonym.key",
+                             doc="``RUN/pseudonym.key`` (0600): seed of the run's DICOM header pseudonyms")
 
     def scan_part(self, key: str) -> Path:
         """Where the scan part of batch ``key`` lives."""

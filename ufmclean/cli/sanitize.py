@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 
 
 def _print_default_policy(value: bool) -> None:
@@ -33,22 +33,36 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
         engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = "ppocr",
         show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
+        header: Annotated[str, typer.Option("--header", help="DICOM headers: deidentify (PS3.15 Basic Profile, "
+                                            "consistent pseudonyms per run; default) or keep (no de-identification markers set).")] = "deidentify",
+        keep_metadata: Annotated[bool, typer.Option("--keep-metadata", help="Copy unchanged PNG/JPEG/TIFF byte for byte "
+                                                    "(default: pixels only, no text chunks, EXIF, comments or trailing bytes).")] = False,
+        fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
+            "--fail-on", help="Exit 4 when: rare, phi or any findings exist, or header: a clean/ DICOM keeps identifying tags.")] = None,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
                                                   help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
     ) -> None:
-        """Remove rare and PHI text, rare markers and overlays from INPUT into RUN/clean/, check the result, write RUN/report.html."""
+        """Remove rare and PHI text, rare markers and overlays from INPUT into RUN/clean/, check the result, write RUN/report.html.
+
+        Exit codes: 0 done, 3 some images held, flagged or failed, 2 usage error, 4 --fail-on matched
+        (takes precedence over 3).
+        """
         from rich.console import Console
 
         from ufmclean.errors import UsageError
         from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
         from ufmclean.policy import load_policy
+        from ufmclean.cli.scan import FAIL_ON, fail_on_matches
         from ufmclean.run_dir import check_out_arg
 
         console = Console(stderr=True)
         try:
             run_dir = check_out_arg(out)
+            if fail_on is not None and fail_on not in (*FAIL_ON, "header"):
+                raise UsageError(f"--fail-on must be one of {', '.join((*FAIL_ON, 'header'))}, got {fail_on!r}")
             policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
-            options = SanitizeOptions(device=device, engine=engine, show_text=show_text)
+            options = SanitizeOptions(device=device, engine=engine, show_text=show_text, header=header,
+                                      keep_metadata=keep_metadata)
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
             result = run_sanitize(input_dir, run_dir, policy=policy, options=options, workers=workers, progress=done)
         except UsageError as exc:
@@ -62,5 +76,13 @@ def register(app: typer.Typer) -> None:
         )
         if s.get("report"):
             console.print(f"report: {s['report']}")
+        n_kept = int(s.get("n_header_identifying") or 0)
+        matched = n_kept if fail_on == "header" else fail_on_matches(result["scan"], fail_on)
+        if matched:
+            console.print(f"--fail-on {fail_on}: {matched} {'file(s)' if fail_on == 'header' else 'finding(s)'} matched")
+        if s.get("header") == "keep":  # last line: the release check a reader must not miss
+            console.print(f"headers kept (--header keep): {n_kept} clean/ DICOM file(s) keep identifying tags")
+        if matched:
+            raise typer.Exit(EXIT_FAIL_ON)
         partial = by.get("error", 0) or by.get("held", 0) or by.get("flagged", 0)
         raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
