@@ -29,7 +29,7 @@ SET_BY_US = {"SOPInstanceUID", "BurnedInAnnotation", "DeidentificationMethod", "
              "PixelData", "PatientIdentityRemoved"}
 
 #: Elements dicognito replaces with pseudonyms (IDs, addresses, institution, station).
-DEIDENTIFIED = {"PatientID", "OtherPatientIDs", "StudyID", "StationName", "InstitutionName", "InstitutionAddress",
+DEIDENTIFIED = {"PatientID", "AccessionNumber", "OtherPatientIDs", "StudyID", "StationName", "InstitutionName", "InstitutionAddress",
                 "InstitutionalDepartmentName", "PatientAddress", "RegionOfResidence", "CountryOfResidence",
                 "LongitudinalTemporalInformationModified", "RequestedProcedureID", "PerformedProcedureStepID",
                 "ScheduledProcedureStepID"}
@@ -147,3 +147,11 @@ def test_sticker_gone_and_common_kept(run: dict) -> None:
             np.testing.assert_array_equal(dst.raw[0][b.slices], src.raw[0][b.slices])
     keep = _outside(src.raw.shape, [i["box"] for i in items if i["rare"]])
     np.testing.assert_array_equal(dst.raw[0][keep], src.raw[0][keep])
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
+@pytest.mark.parametrize("rel", ["normal/normal_055.dcm", "pneumonia/pneumonia_012.dcm", "normal/normal_029.dcm"])
+def test_written_dicom_has_no_new_dciodvfy_error(run: dict, rel: str) -> None:
+    from bench.dciodvfy import dciodvfy_errors
+
+    assert dciodvfy_errors(run["run"] / "clean" / rel) - dciodvfy_errors(run["inp"] / rel) == set()

@@ -33,7 +33,7 @@ MODIFIED_DATES = ("113107", "Retain Longitudinal Temporal Information Modified D
 #: Basic Profile X/Z attributes (free text, request and identification sequences, device serials)
 #: that dicognito leaves in place; removed before it runs. Unknown keywords are ignored.
 REMOVED = (
-    "AccessionNumber", "AcquisitionComments", "AdditionalPatientHistory", "AdmissionID", "AdmittingDiagnosesCodeSequence",
+    "AcquisitionComments", "AdditionalPatientHistory", "AdmissionID", "AdmittingDiagnosesCodeSequence",
     "AdmittingDiagnosesDescription", "Allergies", "CommentsOnThePerformedProcedureStep", "ContentSequence",
     "ContrastAllergies", "DerivationDescription", "DetectorID", "DeviceSerialNumber", "DigitalSignaturesSequence",
     "DischargeDiagnosisDescription", "EthnicGroup", "FrameComments", "GantryID", "IdentifyingComments", "ImageComments",
@@ -53,6 +53,9 @@ REMOVED = (
     "SmokingStatus", "SpecialNeeds", "StudyComments", "StudyDescription", "StudyIDIssuer", "TextComments",
     "TextString", "VisitComments",
 )
+#: Of :data:`REMOVED`, those some IODs require (Type 1 in enhanced equipment, profile action D):
+#: replaced by a dummy, not deleted, so the written file stays valid (checked with dciodvfy).
+DUMMIES = {"DeviceSerialNumber": "DEIDENTIFIED"}
 _OVERLAY_TEXT = (0x0022, 0x1500, 0x4000)  # OverlayDescription, OverlayLabel, OverlayComments
 #: Elements whose presence (non-empty) means a kept header still identifies someone.
 _IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate", "PatientAddress", "OtherPatientIDs",
@@ -90,6 +93,13 @@ def run_secret(path: str | os.PathLike[str]) -> str:
     return text
 
 
+def _remove(ds: Any, el: Any, tags: set[int], dummies: dict[int, str]) -> None:
+    if el.tag in dummies:
+        el.value = dummies[el.tag]
+    elif el.tag in tags:
+        del ds[el.tag]
+
+
 @lru_cache(maxsize=4)
 def _anonymizer(secret: str) -> Any:
     from dicognito.anonymizer import Anonymizer
@@ -121,7 +131,8 @@ class HeaderDeidentifier:
             ds.remove_private_tags()
             tags = {pydicom.datadict.tag_for_keyword(k) for k in REMOVED}
             tags |= {(g << 16) | e for g in range(0x6000, 0x6020, 2) for e in _OVERLAY_TEXT}
-            ds.walk(lambda d, el: d.__delitem__(el.tag) if el.tag in tags else None)
+            dummies = {pydicom.datadict.tag_for_keyword(k): v for k, v in DUMMIES.items()}
+            ds.walk(lambda d, el: _remove(d, el, tags, dummies))
             try:
                 _anonymizer(self.secret).anonymize(ds)
             except Exception as exc:  # noqa: BLE001 - an odd header must become an error row, not a crash

@@ -230,6 +230,10 @@ def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method
             elif info is not None and not info.native:
                 if info.lossless and info.can_encode:
                     try:
+                        if pi_in == "YBR_RCT" and str(ds.PhotometricInterpretation) == "RGB":
+                            # Back to the input's form: J2K's reversible colour transform (dciodvfy
+                            # refuses RGB in a JPEG 2000 US image); decodes to the same RGB values.
+                            ds.PhotometricInterpretation = "YBR_RCT"
                         ds.compress(ts_in, generate_instance_uid=False)
                         ts_out = ts_in
                     except Exception as exc:
