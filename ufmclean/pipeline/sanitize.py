@@ -7,8 +7,8 @@ into ``images.parquet`` / ``findings.parquet`` (new columns ``clean_status``, ``
 ``n_redacted``; ``action``, ``reasons``, ``residual_ok``), updates ``summary.json`` and builds
 ``report.html``.
 
-``clean_status`` per image: ``written`` (pixels or overlays changed), ``copied`` (nothing to remove,
-byte-identical copy), ``held`` (a removed item is still legible: not written, needs review),
+``clean_status`` per image: ``written`` (pixels or overlays changed), ``copied`` (nothing to remove: same
+pixels, header de-identified and raster metadata dropped unless told otherwise), ``held`` (a removed item is still legible: not written, needs review),
 ``flagged`` (policy action ``flag`` found something: not written), ``error`` (load or write failed),
 ``skipped`` (the scan did not read it).
 """
