@@ -42,6 +42,9 @@ class SanitizeSettings(BaseModel):
     labels_csv: Optional[str] = Field(None, description="CSV with relpath,label for the image table.")
     rename_phi_paths: bool = Field(False, description="Write clean copies whose file or folder names look like PHI "
                                    "under pseudonymous names (mapping in RUN/paths.parquet, 0600).")
+    header: Literal["deidentify", "keep"] = Field(
+        "deidentify", description="DICOM headers: deidentify (PS3.15 Basic Profile, run-consistent pseudonyms) or keep.")
+    keep_metadata: bool = Field(False, description="Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only).")
 
 
 class VerifySettings(BaseModel):

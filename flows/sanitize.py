@@ -94,7 +94,8 @@ def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max
                                ("batch_size", settings.batch_size)) if v is not None}
     options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine,
                                              show_text=settings.show_text, max_pixels=settings.max_pixels,
-                                             rename_phi_paths=settings.rename_phi_paths,
+                                             rename_phi_paths=settings.rename_phi_paths, header=settings.header,
+                                             keep_metadata=settings.keep_metadata,
                                              **({"batch_size": settings.batch_size} if settings.batch_size else {}))
     scan_opts, labels, options = sanitize_scan_options(run, policy=policy,
                                                        options=options, scan_options=given, rescan=settings.rescan,

@@ -12,6 +12,7 @@ This module is the one owner of the run folder's layout (see ``docs/ARCHITECTURE
     RUN/manifest.json                   every file under clean/ and .work/ this tool wrote
     RUN/scan_settings.json              the settings of the last finished scan (sanitize reuses them)
     RUN/ufmclean.lock                   the holder of the run (see run_lock)
+    RUN/pseudonym.key                   secret seed of the DICOM header pseudonyms (0600, see io.deid)
 
 Stages, flows, the report and the CLI ask a :class:`RunDir` for paths instead of spelling them.
 :func:`open_run` is how a stage driver starts: it refuses an input and run folder that overlap (in
@@ -67,6 +68,8 @@ class RunDir:
     lock = property(lambda self: self.root / "ufmclean.lock", doc="``RUN/ufmclean.lock``")
     scan_settings = property(lambda self: self.root / "scan_settings.json",
                              doc="``RUN/scan_settings.json``: settings of the last finished scan")
+    pseudonym_key = property(lambda self: self.root / "pseudonym.key",
+                             doc="``RUN/pseudonym.key`` (0600): seed of the run's DICOM header pseudonyms")
 
     def scan_part(self, key: str) -> Path:
         """Where the scan part of batch ``key`` lives."""

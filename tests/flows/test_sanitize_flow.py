@@ -18,7 +18,10 @@ def test_flow_writes_the_same_run_folder_as_the_cli(small_tree: Path, tmp_path: 
     from ufmclean.cli.main import main
 
     assert main(["sanitize", str(small_tree), "--out", str(tmp_path / "cli"), "--device", "cpu"]) in (0, 3)
-    # Smaller batches than the CLI's 16: the result must not depend on how the work was cut.
+    # Smaller batches than the CLI's 16: the result must not depend on how the work was cut. The same
+    # pseudonym key (a run folder's secret): DICOM headers get the same pseudonyms, so bytes can match.
+    (tmp_path / "flow").mkdir()
+    (tmp_path / "flow" / "pseudonym.key").write_bytes((tmp_path / "cli" / "pseudonym.key").read_bytes())
     state = run_flow(small_tree, tmp_path / "flow", settings={"batch_size": 4})
     assert state.is_completed()
     summary = state.result()
@@ -38,6 +41,9 @@ def test_flow_matches_the_cli_on_all_of_sample_data(sample_data_dir: Path, tmp_p
 
     inp = sample_data_dir / "images"
     assert main(["sanitize", str(inp), "--out", str(tmp_path / "cli"), "--device", "cpu"]) in (0, 3)
+    # The same pseudonym key: DICOM headers then get the same pseudonyms, so clean/ bytes can match.
+    (tmp_path / "flow").mkdir()
+    (tmp_path / "flow" / "pseudonym.key").write_bytes((tmp_path / "cli" / "pseudonym.key").read_bytes())
     state = run_flow(inp, tmp_path / "flow", settings={"batch_size": 24})
     assert state.is_completed()
     cli = snapshot(tmp_path / "cli")

@@ -28,6 +28,12 @@ FILES = ["normal/normal_055.dcm", "pneumonia/pneumonia_012.dcm", "normal/normal_
 SET_BY_US = {"SOPInstanceUID", "BurnedInAnnotation", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
              "PixelData", "PatientIdentityRemoved"}
 
+#: Elements dicognito replaces with pseudonyms (IDs, addresses, institution, station).
+DEIDENTIFIED = {"PatientID", "AccessionNumber", "OtherPatientIDs", "StudyID", "StationName", "InstitutionName", "InstitutionAddress",
+                "InstitutionalDepartmentName", "PatientAddress", "RegionOfResidence", "CountryOfResidence",
+                "LongitudinalTemporalInformationModified", "RequestedProcedureID", "PerformedProcedureStepID",
+                "ScheduledProcedureStepID"}
+
 
 class _Blind:
     """OCR stand-in that reads nothing (the real re-OCR is covered by the slow tests)."""
@@ -85,9 +91,10 @@ def _outside(shape, boxes, pad=6) -> np.ndarray:
 def test_statuses_and_input_untouched(run: dict) -> None:
     assert run["out"]["by_clean_status"] == {"written": 4, "copied": 1}
     assert _tree(run["inp"]) == run["before"]
-    # only common items: byte-identical copy
+    # only common items: the same pixels (re-encoded without metadata)
     rel = "pneumonia/pneumonia_000.png"
-    assert (run["run"] / "clean" / rel).read_bytes() == (run["inp"] / rel).read_bytes()
+    src, dst = _pair(run, rel)
+    np.testing.assert_array_equal(src.raw, dst.raw)
 
 
 def test_every_frame_of_multiframe_cleaned(run: dict) -> None:
@@ -105,13 +112,18 @@ def test_every_frame_of_multiframe_cleaned(run: dict) -> None:
 
 @pytest.mark.parametrize("rel", ["normal/normal_055.dcm", "pneumonia/pneumonia_012.dcm", "normal/normal_029.dcm"])
 def test_dicom_tags_preserved(run: dict, rel: str) -> None:
+    """Technical and clinical elements kept; identifying ones (names, UIDs, dates, IDs, free text) replaced."""
+    from ufmclean.io.deid import REMOVED
+
     a = pydicom.dcmread(run["inp"] / rel)
     b = pydicom.dcmread(run["run"] / "clean" / rel)
     for elem in a:
-        if elem.keyword in SET_BY_US or 0x6000 <= elem.tag.group <= 0x60FF:
+        if (elem.keyword in SET_BY_US or elem.keyword in REMOVED or elem.keyword in DEIDENTIFIED
+                or elem.VR in ("PN", "UI", "DA", "TM", "DT") or elem.tag.is_private or 0x6000 <= elem.tag.group <= 0x60FF):
             continue
         assert elem.tag in b and b[elem.tag].value == elem.value, f"{elem.keyword or elem.tag} changed"
     assert b.BurnedInAnnotation == "NO" and b.SOPInstanceUID != a.SOPInstanceUID
+    assert b.PatientIdentityRemoved == "YES" and (not a.get("PatientName") or b.PatientName != a.PatientName)
 
 
 def test_overlay_removed(run: dict) -> None:
@@ -135,3 +147,11 @@ def test_sticker_gone_and_common_kept(run: dict) -> None:
             np.testing.assert_array_equal(dst.raw[0][b.slices], src.raw[0][b.slices])
     keep = _outside(src.raw.shape, [i["box"] for i in items if i["rare"]])
     np.testing.assert_array_equal(dst.raw[0][keep], src.raw[0][keep])
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
+@pytest.mark.parametrize("rel", ["normal/normal_055.dcm", "pneumonia/pneumonia_012.dcm", "normal/normal_029.dcm"])
+def test_written_dicom_has_no_new_dciodvfy_error(run: dict, rel: str) -> None:
+    from bench.dciodvfy import dciodvfy_errors
+
+    assert dciodvfy_errors(run["run"] / "clean" / rel) - dciodvfy_errors(run["inp"] / rel) == set()

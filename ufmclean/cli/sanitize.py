@@ -42,8 +42,12 @@ def register(app: typer.Typer) -> None:
         rename_phi_paths: Annotated[bool, typer.Option(
             "--rename-phi-paths", help="Write copies whose file/folder names look like PHI under pseudonymous names "
             "(name-3f2a9c01/...); the mapping stays in RUN/paths.parquet (0600).")] = False,
+        header: Annotated[str, typer.Option("--header", help="DICOM headers: deidentify (PS3.15 Basic Profile, "
+                                            "consistent pseudonyms per run; default) or keep (no de-identification markers set).")] = "deidentify",
+        keep_metadata: Annotated[bool, typer.Option("--keep-metadata", help="Copy unchanged PNG/JPEG/TIFF byte for byte "
+                                                    "(default: pixels only, no text chunks, EXIF, comments or trailing bytes).")] = False,
         fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
-            "--fail-on", help="Exit 4 when the scan found: rare, phi (text or PHI-looking paths) or any.")] = None,
+            "--fail-on", help="Exit 4 when: rare, phi (text or PHI-looking paths) or any findings exist, or header: a clean/ DICOM keeps identifying tags.")] = None,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
                                                   help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
     ) -> None:
@@ -66,11 +70,12 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         try:
             run_dir = check_out_arg(out)
-            if fail_on is not None and fail_on not in FAIL_ON:
-                raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
+            if fail_on is not None and fail_on not in (*FAIL_ON, "header"):
+                raise UsageError(f"--fail-on must be one of {', '.join((*FAIL_ON, 'header'))}, got {fail_on!r}")
             policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
             options = SanitizeOptions(device=device, engine=engine, show_text=show_text, max_pixels=max_pixels,
-                                      rename_phi_paths=rename_phi_paths,
+                                      rename_phi_paths=rename_phi_paths, header=header,
+                                      keep_metadata=keep_metadata,
                                       **({"batch_size": batch_size} if batch_size is not None else {}))
             given = {"strategy": strategy, "markers": markers, "batch_size": batch_size}
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
@@ -89,9 +94,13 @@ def register(app: typer.Typer) -> None:
             + f"; findings by action: {s['decisions']['by_action']}; residual failures: {s['n_residual_failures']}"
             + phi_paths_note(s) + (f", {s['n_renamed_paths']} written under pseudonymous names" if s.get("n_renamed_paths") else "")
         )
-        matched = fail_on_matches(result["scan"], fail_on)
+        n_kept = int(s.get("n_header_identifying") or 0)
+        matched = n_kept if fail_on == "header" else fail_on_matches(result["scan"], fail_on)
         if matched:
-            console.print(f"--fail-on {fail_on}: {matched} finding(s) or PHI-looking path(s) matched")
+            console.print(f"--fail-on {fail_on}: {matched} {'file(s)' if fail_on == 'header' else 'finding(s) or PHI-looking path(s)'} matched")
+        if s.get("header") == "keep":  # last line: the release check a reader must not miss
+            console.print(f"headers kept (--header keep): {n_kept} clean/ DICOM file(s) keep identifying tags")
+        if matched:
             raise typer.Exit(EXIT_FAIL_ON)
         partial = by.get("error", 0) or by.get("held", 0) or by.get("flagged", 0)
         raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)

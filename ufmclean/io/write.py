@@ -7,7 +7,7 @@ import hashlib
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from ufmclean.io.atomic import atomic_output
 from ufmclean.io.codecs import NATIVE, codec_info, transfer_syntax_name
 from ufmclean.io.overlays import OVERLAY_GROUPS
 from ufmclean.records import LoadedImage, WriteResult
+
+if TYPE_CHECKING:
+    from ufmclean.io.deid import HeaderDeidentifier
 
 __all__ = ["write_image"]
 
@@ -57,6 +60,8 @@ def write_image(
     remove_overlays: bool = False,
     burned_in_annotation: str | None = "NO",
     verify: bool = True,
+    deid: HeaderDeidentifier | None = None,
+    markers: bool = True,
 ) -> WriteResult:
     """Write ``new_raw`` (same shape and dtype as ``loaded.raw``: ``(F, H, W)`` or ``(F, H, W, S)``) to ``dest``.
 
@@ -68,6 +73,12 @@ def write_image(
     value) set. ``remove_overlays`` deletes overlay groups 60xx. Raster files keep their format
     (JPEG re-encoded at quality 98, noted). ``verify`` re-reads the written file and checks lossless
     outputs decode to ``new_raw``. Atomic; parent folders created; never writes into the input folder.
+
+    ``deid`` (DICOM): de-identify the header with the run's pseudonyms (Basic Profile, see
+    :mod:`ufmclean.io.deid`) before the new SOP Instance UID is derived from the (pseudonymised)
+    old one, so the result stays deterministic. ``markers=False`` sets no de-identification
+    markers at all (no BurnedInAnnotation, DeidentificationMethod or code entries): for a kept
+    header, so that no tool treats the file as de-identified.
     """
     if not isinstance(loaded, LoadedImage):
         raise TypeError(f"loaded must be a LoadedImage, not {type(loaded).__name__}")
@@ -82,7 +93,8 @@ def write_image(
     _check_dest(loaded, dest_path)
     if loaded.record.format == "dicom":
         return _write_dicom(loaded, new_raw, dest_path, method=method.strip(), remove_overlays=remove_overlays,
-                            burned_in_annotation=burned_in_annotation, verify=verify)  # fmt: skip
+                            burned_in_annotation=burned_in_annotation, verify=verify, deid=deid,
+                            markers=markers)  # fmt: skip
     return _write_raster(loaded, new_raw, dest_path, verify=verify)
 
 
@@ -98,7 +110,8 @@ def _write_raster(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, verif
         data = new_raw if new_raw.shape[0] > 1 else new_raw[0]
         photometric = "rgb" if new_raw.ndim == 4 else "minisblack"
         with atomic_output(dest) as tmp:
-            tifffile.imwrite(tmp, data, photometric=photometric, compression="zlib")
+            # No ImageDescription (tifffile's shape JSON) nor Software tag: the copy carries pixels only.
+            tifffile.imwrite(tmp, data, photometric=photometric, compression="zlib", metadata=None, software=False)
             if verify:
                 _verify_raster(loaded, new_raw, tmp)
         notes.append("TIFF written losslessly (zlib)")
@@ -182,12 +195,15 @@ def _store_pixels(ds: Any, arr: np.ndarray, photometric: str) -> None:
 
 
 def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method: str, remove_overlays: bool,
-                 burned_in_annotation: str | None, verify: bool) -> WriteResult:  # fmt: skip
+                 burned_in_annotation: str | None, verify: bool, deid: HeaderDeidentifier | None,
+                 markers: bool) -> WriteResult:  # fmt: skip
     from pydicom.uid import generate_uid
 
     from ufmclean.io.dicom import read_dataset
 
     ds = read_dataset(loaded.record.path)
+    if deid is not None:
+        deid.apply(ds)
     meta = getattr(ds, "file_meta", None)
     ts_in = str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta else None
     notes: list[str] = []
@@ -214,6 +230,10 @@ def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method
             elif info is not None and not info.native:
                 if info.lossless and info.can_encode:
                     try:
+                        if pi_in == "YBR_RCT" and str(ds.PhotometricInterpretation) == "RGB":
+                            # Back to the input's form: J2K's reversible colour transform (dciodvfy
+                            # refuses RGB in a JPEG 2000 US image); decodes to the same RGB values.
+                            ds.PhotometricInterpretation = "YBR_RCT"
                         ds.compress(ts_in, generate_instance_uid=False)
                         ts_out = ts_in
                     except Exception as exc:
@@ -240,7 +260,9 @@ def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method
             ds.SOPInstanceUID = new_uid
             if meta is not None:
                 ds.file_meta.MediaStorageSOPInstanceUID = new_uid
-        if method != "none":
+        if deid is not None and markers:
+            deid.mark(ds)
+        if method != "none" and markers:
             if burned_in_annotation is not None:
                 ds.BurnedInAnnotation = burned_in_annotation
             _add_deid_entry(ds, method, remove_overlays and had_overlays)

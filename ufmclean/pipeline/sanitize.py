@@ -7,8 +7,8 @@ into ``images.parquet`` / ``findings.parquet`` (new columns ``clean_status``, ``
 ``n_redacted``; ``action``, ``reasons``, ``residual_ok``), updates ``summary.json`` and builds
 ``report.html``.
 
-``clean_status`` per image: ``written`` (pixels or overlays changed), ``copied`` (nothing to remove,
-byte-identical copy), ``held`` (a removed item is still legible: not written, needs review),
+``clean_status`` per image: ``written`` (pixels or overlays changed), ``copied`` (nothing to remove: same
+pixels, header de-identified and raster metadata dropped unless told otherwise), ``held`` (a removed item is still legible: not written, needs review),
 ``flagged`` (policy action ``flag`` found something: not written), ``error`` (load or write failed),
 ``skipped`` (the scan did not read it).
 """
@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 PART_VERSION = 2
 PHI_MODE = 0o600
 #: Columns this stage adds to ``images.parquet`` (readers of the base schema ignore them).
-SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note")
+#: ``header``: ``deidentified`` | ``kept-identifying`` | ``kept`` for DICOM in clean/, else null.
+SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note", "header")
+HEADER_MODES = ("deidentify", "keep")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,11 @@ class SanitizeOptions:
     #: Write each copy whose relpath looks like PHI under a pseudonymous relpath (``name-3f2a9c01/...``);
     #: the original -> renamed mapping stays in ``RUN/paths.parquet`` (0600).
     rename_phi_paths: bool = False
+    #: ``deidentify``: DICOM headers through the PS3.15 Basic Profile with the run's pseudonyms;
+    #: ``keep``: headers kept as they are and no de-identification markers set.
+    header: str = "deidentify"
+    #: Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only, no metadata or trailing bytes).
+    keep_metadata: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -74,6 +81,8 @@ class SanitizeOptions:
             raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if not 32 <= self.thumb_size <= 1024:
             raise UsageError("thumb_size must be between 32 and 1024 pixels")
+        if self.header not in HEADER_MODES:
+            raise UsageError(f"header must be one of {', '.join(HEADER_MODES)}, got {self.header!r}")
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -170,13 +179,19 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
         from ufmclean.ocr import get_engine
 
         engine = get_engine(options.device, strategy="full", engine=options.engine or DEFAULT_ENGINE)  # small crops
+    deid = None
+    if options.header == "deidentify" and any(images[i].get("format") == "dicom" for i in wanted):
+        from ufmclean.io.deid import HeaderDeidentifier, run_secret
+
+        deid = HeaderDeidentifier(run_secret(run.pseudonym_key))  # one secret per run: same pseudonyms everywhere
     part_rows: list[dict[str, Any]] = []
     for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
         record = _record_from_row(images[iid], inp)
         decided = decide(by_image.get(iid, []), policy)
         row, done = sanitize_image(record, decided, clean_root=run.clean, policy=policy, engine=engine,
                                    thumbs_dir=run.thumbs if options.thumbnails else None,
-                                   thumb_size=options.thumb_size, max_pixels=options.max_pixels,
+                                   thumb_size=options.thumb_size, max_pixels=options.max_pixels, deid=deid,
+                                   keep_metadata=options.keep_metadata,
                                    clean_relpath=images[iid]["clean_relpath"])
         part_rows.append({"row": "image", **row, "finding_id": None, "action": None, "reasons": None, "residual_ok": None})
         part_rows += [{"row": "finding", "image_id": iid, "finding_id": f.finding_id, "action": f.action,
@@ -248,6 +263,7 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
         row["clean_status"] = part["clean_status"] if part else ("skipped" if status == "skipped" else "error")
         row["clean_note"] = (part or {}).get("clean_note") or ("" if part else (row.get("error") or ""))
         row["n_redacted"] = int((part or {}).get("n_redacted") or 0)
+        row["header"] = (part or {}).get("header")
     findings = []
     for f in read_findings_table(run.findings_table):
         part = fnd_rows.get(f.finding_id)
@@ -269,6 +285,9 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
         **path_counts,
         "n_renamed_paths": sum(r["clean_relpath"] != r["relpath"] for r in images
                                if r["clean_status"] in ("written", "copied")),
+        "header": options.header,
+        # clean/ DICOM whose kept header still names someone (``--fail-on header`` counts these)
+        "n_header_identifying": sum(r.get("header") == "kept-identifying" for r in images),
     }
     summary_path = run.summary
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}

@@ -48,6 +48,40 @@ def _copy_file(src: Path, dest: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
+def _write_copy(record: ImageRecord, loaded: Any, dest: Path, *, deid: Any, keep_metadata: bool) -> list[str]:
+    """The unchanged file into ``clean/``: DICOM with a de-identified header (pixel data bytes kept)
+    unless ``deid`` is None; rasters with pixels only unless ``keep_metadata``. Returns notes."""
+    if record.format == "dicom":
+        if deid is None:
+            _copy_file(Path(record.path), dest)
+            return []
+        from ufmclean.io.deid import deidentify_copy
+        from ufmclean.io.write import write_image
+
+        if deidentify_copy(record.path, dest, deid):
+            return []
+        # Retired big endian: the writer stores the same pixels as Explicit VR Little Endian.
+        return list(write_image(loaded, loaded.raw, dest, method="none", deid=deid).notes)
+    if keep_metadata:
+        _copy_file(Path(record.path), dest)
+        return []
+    from ufmclean.io.strip import write_pixels_only
+
+    return list(write_pixels_only(loaded, dest).notes)
+
+
+def _header_status(record: ImageRecord, dest: Path, status: str, deid: Any) -> str | None:
+    """``deidentified`` / ``kept-identifying`` / ``kept`` for a DICOM written into clean/, else None."""
+    if record.format != "dicom" or status not in ("written", "copied"):
+        return None
+    if deid is not None:
+        return "deidentified"
+    from ufmclean.io.deid import keeps_identifying
+    from ufmclean.io.dicom import read_dataset
+
+    return "kept-identifying" if keeps_identifying(read_dataset(str(dest), stop_before_pixels=True)) else "kept"
+
+
 def _thumb_view(frame: np.ndarray) -> np.ndarray:
     return frame[..., :3] if frame.ndim == 3 else frame
 
@@ -63,6 +97,8 @@ def sanitize_image(
     thumb_size: int = 256,
     max_pixels: int | None = None,
     clean_relpath: str | None = None,
+    deid: Any | None = None,
+    keep_metadata: bool = False,
 ) -> tuple[dict[str, Any], list[Finding]]:
     """Sanitise one input file into ``clean_root/<relpath>``.
 
@@ -81,12 +117,17 @@ def sanitize_image(
     thumbs_dir : Path, optional
         Where to store before/after review thumbnails (only for images with removed, flagged or
         rare items); ``None`` stores none.
+    deid : HeaderDeidentifier, optional
+        De-identify DICOM headers with the run's pseudonyms (``None``: headers kept and no
+        de-identification markers set).
+    keep_metadata : bool
+        Copy unchanged raster files byte for byte (default: pixels only, no text chunks or EXIF).
 
     Returns
     -------
     row : dict
         PHI-free ``{"image_id", "clean_status", "clean_note", "n_redacted", "n_escalated",
-        "transfer_syntax_out"}``; ``clean_status`` is ``written | copied | held | flagged | error``.
+        "transfer_syntax_out", "header"}``; ``clean_status`` is ``written | copied | held | flagged | error``.
     findings : list of Finding
         With ``residual_ok`` (and escalated actions) filled in.
     """
@@ -98,7 +139,7 @@ def sanitize_image(
 
     out = list(findings)
     row: dict[str, Any] = {"image_id": record.image_id, "clean_status": "error", "clean_note": "",
-                           "n_redacted": 0, "n_escalated": 0, "transfer_syntax_out": None}
+                           "n_redacted": 0, "n_escalated": 0, "transfer_syntax_out": None, "header": None}
     try:
         dest = safe_join(clean_root, clean_relpath or record.relpath)
         _check_unchanged(record)
@@ -111,14 +152,15 @@ def sanitize_image(
         elif any(f.action == "flag" for f in out) and outcome.new_raw is None and not outcome.remove_overlays:
             row.update(clean_status="flagged", clean_note="policy action is flag: review the flagged items; not written")
         elif outcome.new_raw is None and not outcome.remove_overlays:
-            _copy_file(Path(record.path), dest)
-            row.update(clean_status="copied")
+            notes = _write_copy(record, loaded, dest, deid=deid, keep_metadata=keep_metadata)
+            row.update(clean_status="copied", clean_note="; ".join(notes))
         else:
             pixels = outcome.new_raw is not None
             method = ("mask" if any(f.action == "mask" for f in out) else policy.action) if pixels else "overlay removal"
             res = write_image(loaded, outcome.new_raw if pixels else loaded.raw, dest, method=method,
-                              remove_overlays=outcome.remove_overlays)
+                              remove_overlays=outcome.remove_overlays, deid=deid, markers=deid is not None)
             row.update(clean_status="written", clean_note="; ".join(res.notes), transfer_syntax_out=res.transfer_syntax_out)
+        row["header"] = _header_status(record, dest, row["clean_status"], deid)
         if thumbs_dir is not None and any(f.action != "keep" or f.is_rare for f in out):
             g = _display_frame_for(out)
             before = make_thumbnail(_thumb_view(loaded.display[g]), max_side=thumb_size, frame_index=g)

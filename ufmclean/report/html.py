@@ -164,6 +164,8 @@ def render_report(
         "by_reason": dict(Counter(r for f in findings for r in _as_list(f.get("reasons")))),
         "needs_review": sum(c["review"] >= 2 for c in cards),
         "phi_paths": sum(bool(i.get("path_phi")) for i in images),
+        # clean/ DICOM written with --header keep whose header still identifies someone
+        "header_identifying": sum(str(i.get("header") or "") == "kept-identifying" for i in images),
     }
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("ufmclean.report", "templates"),
