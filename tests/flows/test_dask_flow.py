@@ -13,6 +13,9 @@ def test_dask_local_cluster_matches_threads(sample_data_dir: Path, tmp_path: Pat
     inp = copy_subset(sample_data_dir / "images", tmp_path / "in", n_png=3, n_dcm=1)
     threads = run_flow(inp, tmp_path / "threads", settings={"batch_size": 2})
     assert threads.is_completed(), threads.message
+    # The same pseudonym key (a run folder's secret): DICOM headers get the same pseudonyms, so bytes can match.
+    (tmp_path / "dask").mkdir()
+    (tmp_path / "dask" / "pseudonym.key").write_bytes((tmp_path / "threads" / "pseudonym.key").read_bytes())
     dask = run_flow(inp, tmp_path / "dask", settings={"batch_size": 2}, runner="dask", workers=2)
     assert dask.is_completed(), dask.message
     summary = dask.result()
