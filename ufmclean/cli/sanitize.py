@@ -65,13 +65,15 @@ def register(app: typer.Typer) -> None:
         from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
         from ufmclean.policy import load_policy
         from ufmclean.cli.scan import FAIL_ON, fail_on_matches, phi_paths_note
+
+        choices = (*FAIL_ON, "header")  # sanitize also checks what clean/ holds
         from ufmclean.run_dir import check_out_arg
 
         console = Console(stderr=True)
         try:
             run_dir = check_out_arg(out)
-            if fail_on is not None and fail_on not in (*FAIL_ON, "header"):
-                raise UsageError(f"--fail-on must be one of {', '.join((*FAIL_ON, 'header'))}, got {fail_on!r}")
+            if fail_on is not None and fail_on not in choices:
+                raise UsageError(f"--fail-on must be one of {', '.join(choices)}, got {fail_on!r}")
             policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
             options = SanitizeOptions(device=device, engine=engine, show_text=show_text, max_pixels=max_pixels,
                                       rename_phi_paths=rename_phi_paths, header=header,

@@ -341,10 +341,10 @@ def direct_candidates(
     with the patch rim, and faint letters on a tissue edge. So, where the detector ``boxes`` cover
     less than half of them: short candidate ``lines`` (a letter or two, at most ``max_height`` px;
     bigger lone marks are the marker detector's job, and on real X-rays most long uncovered
-    candidates are bone and device edges) and :func:`collinear_runs` of uncovered lines, padded by a third of their height (the recogniser reads
-    a lone 9-12 px letter far better with context), :func:`label_patches` (``patches``, when the
-    caller has them already) and :func:`fragment_letters`. Callers hold their reads to a stricter
-    confidence.
+    candidates are bone and device edges) and :func:`collinear_runs` of uncovered lines, padded by
+    a third of their height (the recogniser reads a lone 9-12 px letter far better with context),
+    :func:`label_patches` (``patches``, when the caller has them already) and
+    :func:`fragment_letters`. Callers hold their reads to a stricter confidence.
     """
     s = settings or CandidateSettings()
     h, w = grey.shape
