@@ -16,12 +16,13 @@ import numpy as np
 from ufmclean.ocr.base import TextRegion, check_image
 from ufmclean.ocr.fast import (
     CandidateSettings,
+    detect_in_mosaic,
     direct_candidates,
     drop_duplicates,
     plan_crops,
     text_lines,
 )
-from ufmclean.ocr.mosaic import Crop, Placement, boxes_with_crops, cut_extensions, pack_mosaic
+from ufmclean.ocr.mosaic import Crop, pack_mosaic
 from ufmclean.records import BBox
 
 log = logging.getLogger(__name__)
@@ -139,30 +140,8 @@ class EasyOcrEngine:
             # Small or text-heavy frame: the mosaic would cost more than the (resized) frame itself.
             boxes = self._detect_crop(grey, whole)
         else:
-            boxes = self._detect_mosaic(grey, placements, canvas)
+            boxes = detect_in_mosaic(grey, crops, self._detect, settings=s)
         return boxes, direct_candidates(grey, lines, boxes, settings=self.candidates, max_height=self.direct_max_height)
-
-    def _detect_mosaic(self, grey: np.ndarray, placements: list[Placement], canvas: np.ndarray) -> list[BBox]:
-        """CRAFT boxes of a packed mosaic of ``grey``, in frame coordinates, with cut text finished.
-
-        Boxes running into an inner side of their crop are detected again in a wider crop
-        (:func:`~ufmclean.ocr.mosaic.cut_extensions`), up to ``extend_rounds`` times: on Kermany
-        chest X-rays a name stamped over bright anatomy left only a letter's bar as a candidate,
-        and without this 5 of 25 such names were read as 'VAV' (the 'AN') and the rest stayed.
-        """
-        h, w = grey.shape
-        s = self.candidates
-        found = boxes_with_crops(self._detect(canvas), placements, height=h, width=w)
-        boxes = [b for b, _ in found]
-        for _ in range(s.extend_rounds):
-            grown = cut_extensions(found, height=h, width=w, target_height=s.target_height, reach=s.extend_reach,
-                                   min_scale=s.min_scale, max_scale=s.max_upscale)
-            if not grown:
-                break
-            canvas, placements = pack_mosaic(grey, grown, canvas_width=s.canvas_width, gap=s.gap)
-            found = boxes_with_crops(self._detect(canvas), placements, height=h, width=w)
-            boxes += [b for b, _ in found]
-        return boxes
 
     def _detect_crop(self, grey: np.ndarray, crop: Crop) -> list[BBox]:
         import cv2

@@ -83,6 +83,9 @@ class DetectorSettings:
     below this are upscaled to it (small text on small frames becomes detectable, as rapidocr's
     ``limit_type: min`` does); ``max_side``: frames are downscaled so their longer side fits (cost
     grows with pixels; text of 8 px at 2048 stays >= 8 px at the default).
+    ``coarse_side``: when set, a whole frame whose longer side is larger is detected at this size
+    first (a fraction of the cost), and the engine detects what that pass leaves uncovered again
+    at its own scale (see :class:`~ufmclean.ocr.ppocr_engine.PpOcrEngine`); ``None``: one pass.
     """
 
     thresh: float = 0.3
@@ -91,20 +94,28 @@ class DetectorSettings:
     min_side: int = 736
     max_side: int = 2560
     max_candidates: int = 1000
+    coarse_side: int | None = None
 
     def __post_init__(self) -> None:
         if not (0 < self.thresh < 1 and 0 < self.box_thresh < 1 and self.unclip_ratio > 0):
             raise ValueError("invalid DetectorSettings: thresholds in (0, 1), unclip_ratio > 0")
         if not 32 <= self.min_side <= self.max_side:
             raise ValueError("invalid DetectorSettings: 32 <= min_side <= max_side")
+        if self.coarse_side is not None and not 128 <= self.coarse_side <= self.max_side:
+            raise ValueError("invalid DetectorSettings: 128 <= coarse_side <= max_side")
 
 
-def detector_scale(shape: tuple[int, int], settings: DetectorSettings) -> float:
-    """The resize factor the detector applies to a frame of ``shape`` ``(H, W)``."""
+def detector_scale(shape: tuple[int, int], settings: DetectorSettings, *, coarse: bool = False) -> float:
+    """The resize factor the detector applies to a frame of ``shape`` ``(H, W)``.
+
+    ``coarse``: the factor of the coarse first pass (at most ``coarse_side`` px on the longer side),
+    where ``settings.coarse_side`` is set; otherwise the full-detail factor.
+    """
     h, w = shape
     scale = max(1.0, settings.min_side / max(1, min(h, w)))
-    if max(h, w) * scale > settings.max_side:
-        scale = settings.max_side / max(h, w)
+    limit = settings.coarse_side if coarse and settings.coarse_side else settings.max_side
+    if max(h, w) * scale > limit:
+        scale = limit / max(h, w)
     return scale
 
 

@@ -1,7 +1,13 @@
 """PP-OCRv4 (DBNet detector + CTC recogniser through ONNX Runtime) behind the OcrEngine seam.
 
-One light detector pass over the whole frame (resized by :func:`~ufmclean.ocr.ppocr.detector_scale`),
-then every box of the frame is recognised in width-sorted batches. Like the easyocr engine's fast
+Detection in two scales: one light detector pass over the whole frame brought to at most
+``coarse_side`` px (:func:`~ufmclean.ocr.ppocr.detector_scale`), then the candidate text lines of
+the cheap pixel pass (:func:`~ufmclean.ocr.fast.text_lines`) that it left uncovered are detected
+again, each at the scale that makes its text about 28 px tall, packed into one small mosaic. The
+coarse pass finds what is big enough to survive the downscale, the mosaic what is small; the
+detector sees a few hundred thousand pixels instead of a 2048² frame (cost: bench/scan.py). A
+frame too busy for candidates is detected whole at full detail. Then every box of the frame is
+recognised in width-sorted batches. Like the easyocr engine's fast
 strategy, short candidate lines the detector did not cover (lone laterality letters, dark-on-light
 labels, faint letter fragments: :func:`~ufmclean.ocr.fast.direct_candidates`) are read as they are,
 at a stricter confidence.
@@ -14,17 +20,27 @@ import numpy as np
 from typing import Literal
 
 from ufmclean.ocr.base import TextRegion, check_image
-from ufmclean.ocr.fast import CandidateSettings, direct_candidates, drop_duplicates, label_patches, text_lines
-from ufmclean.ocr.ppocr import DetectorSettings, TextDetector, TextRecognizer
+from ufmclean.ocr.fast import (
+    CandidateSettings,
+    detect_in_mosaic,
+    direct_candidates,
+    drop_duplicates,
+    label_patches,
+    plan_crops,
+    text_lines,
+    uncovered,
+)
+from ufmclean.ocr.ppocr import DetectorSettings, TextDetector, TextRecognizer, detector_scale
 from ufmclean.records import BBox
 
 
 Strategy = Literal["fast", "full"]
 #: Detector input sizing per strategy. ``fast`` (whole frames): the shorter side is brought to at
-#: least 384 px (sample_data 256² recall 432/433 at 384, 512 and 736; 429/433 at native 256).
+#: least 384 px (sample_data 256² recall 432/433 at 384, 512 and 736; 429/433 at native 256), and
+#: frames larger than 640 px are detected coarse-then-fine (module docstring).
 #: ``full`` (small crops, e.g. the residual check's): at least 128 px, so a 48-px line crop is
-#: not blown up to a frame.
-STRATEGY_DETECTOR = {"fast": DetectorSettings(min_side=384), "full": DetectorSettings(min_side=128)}
+#: not blown up to a frame, and one pass.
+STRATEGY_DETECTOR = {"fast": DetectorSettings(min_side=384, coarse_side=640), "full": DetectorSettings(min_side=128)}
 
 
 class PpOcrEngine:
@@ -73,6 +89,7 @@ class PpOcrEngine:
         self.direct_min_confidence = float(direct_min_confidence)
         self.direct_max_height = 32
         self.box_margin = 0.2
+        self.fine_below = 24  # detector px: coarse boxes of smaller text are detected again at their scale
         self.candidates = candidates or CandidateSettings()
         self.detector = TextDetector(device=self.device, threads=n, settings=detector or STRATEGY_DETECTOR[strategy])
         self.recognizer = TextRecognizer(device=self.device, threads=n)
@@ -83,19 +100,50 @@ class PpOcrEngine:
         ``patches``: the frame's :func:`~ufmclean.ocr.fast.label_patches`, when already found.
         """
         h, w = grey.shape
-        # DB boxes hug small glyphs; a margin of a fifth of the height gives the recogniser the
-        # context it was trained with (a lone tight 'L' reads as '?') and redaction the glyph's rim.
-        boxes = drop_duplicates([b.pad(max(2, round(self.box_margin * b.height)), height=h, width=w)
-                                 for b in self.detector.detect(grey)])
+        lines = text_lines(grey, settings=self.candidates)
+        full = detector_scale((h, w), self.detector.settings)
+        coarse = detector_scale((h, w), self.detector.settings, coarse=True)
+        if lines is None or coarse >= full:
+            # One pass; a frame too busy for candidates (CT/MR overlays, screens) at full detail.
+            boxes = self._margined(self.detector.detect(grey, scale=full), h, w)
+        else:
+            boxes = self._margined(self._two_scale(grey, lines, coarse), h, w)
         whole = []
         if self.strategy == "full" and h <= 96 and w >= h:
             # A crop of one line (the residual check's): read it whole too, whatever the detector says.
             whole = [BBox(0, 0, w, h)]
-        lines = text_lines(grey, settings=self.candidates)
         if not lines:  # None: too busy for candidates; the detector has read the whole frame anyway
             return boxes, whole
         return boxes, whole + direct_candidates(grey, lines, boxes, settings=self.candidates,
                                                 max_height=self.direct_max_height, patches=patches)
+
+    def _two_scale(self, grey: np.ndarray, lines: list[BBox], coarse: float) -> list[BBox]:
+        """Detector boxes of ``grey`` from a coarse pass at ``coarse`` and a fine mosaic pass.
+
+        The mosaic holds the candidate ``lines`` the coarse boxes leave uncovered and the coarse
+        boxes of text under ``fine_below`` detector px (boxed loosely at that size: 'Renal' on an
+        ultrasound screen came back as a box that read '*R'). A small coarse box is replaced by
+        the fine boxes found in its crop, and kept where the fine pass found none there.
+        """
+        h, w = grey.shape
+        found = self.detector.detect(grey, scale=coarse)
+        small = [b for b in found if b.height * coarse < self.fine_below]
+        kept = [b for b in found if b.height * coarse >= self.fine_below]
+        missed = uncovered(lines, self._margined(found, h, w))
+        crops = plan_crops(grey, settings=self.candidates, lines=missed + small) or []
+        fine = detect_in_mosaic(grey, crops, lambda canvas: self.detector.detect(canvas, scale=1.0),
+                                settings=self.candidates)
+        kept += [b for b in small if not any(f.intersection(b) > 0 for f in fine)]
+        return kept + fine
+
+    def _margined(self, boxes: list[BBox], height: int, width: int) -> list[BBox]:
+        """Detector boxes grown by a fifth of their height, duplicates dropped.
+
+        DB boxes hug small glyphs; the margin gives the recogniser the context it was trained with
+        (a lone tight 'L' reads as '?') and redaction the glyph's rim.
+        """
+        return drop_duplicates([b.pad(max(2, round(self.box_margin * b.height)), height=height, width=width)
+                                for b in boxes])
 
     def read(self, image: np.ndarray) -> list[TextRegion]:
         """Read text from ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``); boxes in its pixel coordinates."""

@@ -1,0 +1,71 @@
+"""PP-OCR's two-scale detection of big frames: a coarse whole-frame pass, then a fine mosaic of
+what it left uncovered. Small text that the coarse pass cannot see is still read, and the detector
+sees far fewer pixels than the frame."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ufmclean.ocr.ppocr import DetectorSettings, detector_scale
+from ufmclean.ocr.recall import is_found
+from ufmclean.records import BBox
+
+
+def test_coarse_scale_caps_the_longer_side_and_leaves_small_frames_alone():
+    s = DetectorSettings(min_side=384, coarse_side=640)
+    assert detector_scale((2048, 2048), s, coarse=True) == pytest.approx(640 / 2048)
+    assert detector_scale((2048, 2048), s) == 1.0  # the full-detail factor is unchanged
+    assert detector_scale((256, 256), s, coarse=True) == 1.5  # upscaled frames never go coarse
+    with pytest.raises(ValueError):
+        DetectorSettings(coarse_side=64)
+
+
+def _frame_with_text(size: int) -> tuple[np.ndarray, list[BBox]]:
+    import cv2
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(60, 140, (8, 8)).astype(np.uint8)
+    img = cv2.GaussianBlur(cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC), (0, 0), size / 64)
+    boxes = []
+    for text, (x, y), px in (("DOE JOHN 1961", (40, 60), 10), ("MRN 00482913", (size // 2, size - 80), 12),
+                             ("PORTABLE", (60, size // 2), 56)):  # fmt: skip
+        scale = px / 22.0
+        thick = max(1, round(scale * 1.6))
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 250, thick, cv2.LINE_AA)
+        boxes.append(BBox(x, y - th, x + tw, y + base))
+    return img, boxes
+
+
+@pytest.mark.ocr
+def test_small_and_big_text_on_a_2048_frame_are_read_with_a_fraction_of_the_detector_pixels():
+    from ufmclean.ocr.ppocr_engine import STRATEGY_DETECTOR, PpOcrEngine
+
+    img, truth = _frame_with_text(2048)
+    engine = PpOcrEngine("cpu", threads=1)
+    seen = _count_detector_pixels(engine)
+    regions = engine.read(img)
+    for box in truth:
+        assert is_found(box, [r.bbox for r in regions]), box
+    # A 10 px line is 3 px at the coarse scale: only the fine mosaic can have found it.
+    assert sum(seen) < 0.25 * img.size
+
+    one_pass = PpOcrEngine("cpu", threads=1, detector=replace(STRATEGY_DETECTOR["fast"], coarse_side=None))
+    seen = _count_detector_pixels(one_pass)
+    one_pass.read(img)
+    assert sum(seen) >= img.size  # the whole frame at full detail (plus the edge bands)
+
+
+def _count_detector_pixels(engine) -> list[int]:
+    """Wrap ``engine``'s detector so each call's probability-map size is appended to the returned list."""
+    seen: list[int] = []
+    probability = engine.detector.probability
+
+    def counting(grey, *, scale=None):
+        out = probability(grey, scale=scale)
+        seen.append(out[0].size)
+        return out
+
+    engine.detector.probability = counting
+    return seen
