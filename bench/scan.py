@@ -1,7 +1,10 @@
 """Scan speed and recall at 512², 1024², 2048² and on real chest X-rays: ufmclean vs raw easyocr vs Presidio (CPU).
 
-    nice -n 10 .venv/bin/python bench/scan.py [--sizes 512 1024 2048] [--n 4 3 2] [--real 12]
-        [--tools cli ufmclean scan easyocr presidio] [--engine ppocr] [--workers 2] [--sample-data 0] [--threads 2]
+    .venv/bin/python bench/scan.py [--sizes 512 1024 2048] [--n 16 16 8] [--real 16]
+        [--tools cli cli1 ufmclean scan easyocr presidio] [--engine ppocr] [--workers 2] [--sample-data 0] [--threads 2]
+
+Run it on a quiet machine: every figure is wall time. Each subprocess tool first runs once on one
+image, untimed, so both start from a warm disk cache.
 
 Images: bench/scan_synth.py: synthetic sets (a real chest X-ray background when ../shared/data is
 present, four burned-in lines of 8-72 px Hershey text per image: bright, low-contrast,
@@ -14,6 +17,7 @@ of a tool's boxes covers >= 50% of it (:mod:`ufmclean.ocr.recall`, the same defi
 Tools:
 - ``cli``: ``ufmclean scan PNG_DIR --out RUN --workers W`` as a user runs it, in a subprocess:
   timed from start to exit, so imports and model loading are included (CPU = the subprocess tree's).
+- ``cli1``: the same with one worker of one thread; with ``cli`` it gives the worker-scaling figure.
 - ``presidio``: likewise one subprocess (model loading included) over the DICOM copies; details below.
   These two are the like-for-like pair: the last lines print cli images/s over presidio images/s.
 In-process (models loaded once, before timing; timings are per image, wall and CPU seconds):
@@ -145,8 +149,13 @@ class Tally:
                   f"{r['cpu'] / r['n']:>10.2f}{rec:>9.3f}{phi:>7.3f}  {styles}")
 
     def print_ratio(self) -> None:
-        """The like-for-like comparison: ``ufmclean scan`` (CLI) vs Presidio, both with model loading."""
+        """The like-for-like comparison: ``ufmclean scan`` (CLI) vs Presidio, both with model loading;
+        and the worker scaling, ``cli`` over ``cli1`` (one single-threaded worker)."""
         for (tool, size), r in sorted(self.rows.items(), key=_order):
+            one = self.rows.get(("cli1", size))
+            if tool == "cli" and one is not None:
+                print(f"set {size}: workers scaling {one['wall'] / r['wall']:.2f}x "
+                      f"({one['n'] / one['wall']:.2f} -> {r['n'] / r['wall']:.2f} img/s)")
             p = self.rows.get(("presidio+load", size))
             if tool != "cli" or p is None:
                 continue
@@ -203,13 +212,13 @@ def run_easyocr(reader, root: Path, truth: dict, size: int, tally: Tally) -> Non
         tally.add("easyocr", size, truth[png.stem], boxes, wall, cpu)
 
 
-def timed_subprocess(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
+def timed_subprocess(cmd: list[str], *, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float, float]:
     """Run ``cmd``; return ``(completed, wall seconds, CPU seconds of the child tree)``."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 3, 4):
@@ -217,20 +226,41 @@ def timed_subprocess(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float
     return proc, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def run_cli(root: Path, truth: dict, size: str, tally: Tally, *, engine: str, workers: int) -> None:
-    """``ufmclean scan`` as a user runs it (one subprocess: imports and model loading included)."""
+def run_cli(root: Path, truth: dict, size: str, tally: Tally, *, engine: str, workers: int,
+            tool: str = "cli") -> None:
+    """``ufmclean scan`` as a user runs it (one subprocess: imports and model loading included).
+
+    ``tool`` ``cli1``: one worker with one thread (``OMP_NUM_THREADS=1``), the baseline of the
+    worker-scaling figure.
+    """
+    import os
+
     import pyarrow.parquet as pq
 
-    run = root / f"cli-{engine}"
+    run = root / f"{tool}-{engine}"
     cmd = [str(REPO / ".venv" / "bin" / "ufmclean"), "scan", str(root / "png"), "--out", str(run),
-           "--engine", engine, "--workers", str(workers), "--device", "cpu"]
-    _, wall, cpu = timed_subprocess(cmd)
+           "--engine", engine, "--workers", str(1 if tool == "cli1" else workers), "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"} if tool == "cli1" else None
+    _, wall, cpu = timed_subprocess(cmd, env=env)
     rows = pq.read_table(run / "findings.parquet").to_pylist()
     n = len(truth)
     for stem, items in truth.items():
         boxes = [[r["x0"], r["y0"], r["x1"], r["y1"]] for r in rows
                  if Path(r["relpath"]).stem == stem and r["kind"] == "text"]
-        tally.add("cli", size, items, boxes, wall / n, cpu / n)
+        tally.add(tool, size, items, boxes, wall / n, cpu / n)
+
+
+def warm_up(root: Path, tools: list[str], *, engine: str) -> None:
+    """Run each subprocess tool once on one image, untimed: both then start from a warm disk cache
+    (Presidio's first start read its libraries from disk for ~15 s), as on a machine in use."""
+    from scan_synth import write_set
+
+    truth = write_set(root, size=256, n=1, seed=0)["images"]
+    scratch = Tally()
+    if {"cli", "cli1"} & set(tools):
+        run_cli(root, truth, "warm", scratch, engine=engine, workers=1)
+    if "presidio" in tools:
+        run_presidio(root, truth, "warm", scratch)
 
 
 def run_presidio(root: Path, truth: dict, size: str, tally: Tally) -> bool:
@@ -281,10 +311,10 @@ def sample_data_recall(engine, n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[512, 1024, 2048])
-    ap.add_argument("--n", type=int, nargs="+", default=[4, 3, 2], help="images per size (one value or one per size)")
-    ap.add_argument("--real", type=int, default=12, help="real chest X-rays with TrueType text (0: none)")
-    ap.add_argument("--tools", nargs="+", default=["cli", "ufmclean", "presidio"],
-                    help="cli ufmclean scan easyocr presidio")
+    ap.add_argument("--n", type=int, nargs="+", default=[16, 16, 8], help="images per size (one value or one per size)")
+    ap.add_argument("--real", type=int, default=16, help="real chest X-rays with TrueType text (0: none)")
+    ap.add_argument("--tools", nargs="+", default=["cli", "presidio"],
+                    help="cli cli1 ufmclean scan easyocr presidio")
     ap.add_argument("--engine", default="ppocr", help="ufmclean OCR engine: ppocr or easyocr")
     ap.add_argument("--workers", type=int, default=2, help="worker processes of the cli tool")
     ap.add_argument("--sample-data", type=int, default=0, help="also score the engine on N sample_data images")
@@ -314,6 +344,7 @@ def main() -> None:
     tally = Tally()
     presidio_ok = None
     with tempfile.TemporaryDirectory(prefix="ufm-bench-scan-") as tmp:
+        warm_up(Path(tmp) / "warm", args.tools, engine=args.engine)
         sets = [(str(size), lambda root, size=size, n=n: write_set(root, size=size, n=n, seed=args.seed))
                 for size, n in zip(args.sizes, ns)]
         if args.real:
@@ -325,8 +356,9 @@ def main() -> None:
                 print(f"set {name}: no images (../shared/data absent)")
                 continue
             print(f"set {name}: {len(truth)} images, {sum(len(v) for v in truth.values())} text lines", flush=True)
-            if "cli" in args.tools:
-                run_cli(root, truth, name, tally, engine=args.engine, workers=args.workers)
+            for tool in ("cli", "cli1"):
+                if tool in args.tools:
+                    run_cli(root, truth, name, tally, engine=args.engine, workers=args.workers, tool=tool)
             if "ufmclean" in args.tools:
                 run_ufmclean(engine, root, truth, name, tally)
             if "scan" in args.tools:

@@ -15,6 +15,9 @@ os.environ.update(
     PREFECT_HOME=_prefect_home, DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false"
 )
 os.environ.pop("PREFECT_API_URL", None)
+# The CLI's default is one worker process per core; tests that give an in-process engine (a fake
+# or a loaded model) run in this process unless they ask for workers themselves.
+os.environ["UFMCLEAN_WORKERS"] = "1"
 
 import pytest  # noqa: E402
 

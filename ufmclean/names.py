@@ -28,6 +28,8 @@ _NOT_LETTER = re.compile(r"[^A-Z]")
 
 def fold(text: str) -> str:
     """Upper-case letters of ``text``, accents removed, everything else dropped (``O'Müller`` -> ``OMULLER``)."""
+    if text.isascii():  # most names: no accents to take off (the lexicon folds ~150,000 of them per process)
+        return _NOT_LETTER.sub("", text.upper())
     decomposed = unicodedata.normalize("NFKD", text)
     return _NOT_LETTER.sub("", "".join(ch for ch in decomposed if not unicodedata.combining(ch)).upper())
 

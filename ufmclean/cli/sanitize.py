@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         action: Annotated[Optional[str], typer.Option("--action", help="inpaint | mask | flag (report only).")] = None,  # noqa: UP045
         policy_file: Annotated[Optional[Path], typer.Option("--policy", help="Policy TOML file (see docs).")] = None,  # noqa: UP045
         rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
-        workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+        workers: Annotated[Optional[int], typer.Option(  # noqa: UP045
+            "--workers", help="Worker processes, one OCR model each (default: $UFMCLEAN_WORKERS, else one per CPU core).")] = None,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
         engine: Annotated[Optional[str], typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else ppocr).")] = None,  # noqa: UP045
         strategy: Annotated[Optional[str], typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else fast).")] = None,  # noqa: UP045
@@ -71,6 +72,9 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         try:
+            from ufmclean.pipeline.workers import default_workers
+
+            workers = default_workers() if workers is None else workers
             run_dir = check_out_arg(out)
             if fail_on is not None and fail_on not in choices:
                 raise UsageError(f"--fail-on must be one of {', '.join(choices)}, got {fail_on!r}")

@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
     def scan_cmd(  # noqa: PLR0913 - one option per flag
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
         out: Annotated[str, typer.Option("--out", help="Run folder: images.parquet, findings.parquet, summary.json.")],
-        workers: Annotated[int, typer.Option("--workers", help="Worker processes (one OCR model each).")] = 1,
+        workers: Annotated[Optional[int], typer.Option(  # noqa: UP045
+            "--workers", help="Worker processes, one OCR model each (default: $UFMCLEAN_WORKERS, else one per CPU core).")] = None,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
         rare_max_images: Annotated[int, typer.Option(
             "--rare-max-images", help="Rare = carried by at most K distinct images.")] = DEFAULT_RARE_MAX_IMAGES,
@@ -71,6 +72,9 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         try:
+            from ufmclean.pipeline.workers import default_workers
+
+            workers = default_workers() if workers is None else workers
             run_dir = check_out_arg(out)
             if fail_on is not None and fail_on not in FAIL_ON:
                 raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")

@@ -22,8 +22,11 @@ def set_thread_budget(threads: int) -> None:
 
 
 def thread_budget() -> int:
-    """This process's OCR thread budget (default: every core)."""
-    return _THREADS[0] if _THREADS else max(1, os.cpu_count() or 1)
+    """This process's OCR thread budget (default: ``OMP_NUM_THREADS`` when set, else every core)."""
+    if _THREADS:
+        return _THREADS[0]
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, int(env)) if env.isdigit() else max(1, os.cpu_count() or 1)
 
 
 def get_engine(device: str = "auto", *, strategy: str = "fast", engine: str = DEFAULT_ENGINE) -> OcrEngine:

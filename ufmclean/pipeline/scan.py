@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.pipeline.scan_parts import ImageScan, write_part
 from ufmclean.pipeline.scan_settings import record_scan_settings
-from ufmclean.pipeline.workers import map_batches
+from ufmclean.pipeline.workers import map_batches, spread_batch_size
 from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
 from ufmclean.records import Finding, ImageRecord
 from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside, usable_scan_part
@@ -293,6 +294,10 @@ def run_scan(
         records = discover(src, labels_csv=labels_csv)
         refuse_inputs_inside((r.path for r in records if r.status != "error"), rd.root)
         t_discover = time.perf_counter() - t0
+        n_ok = sum(r.status == "ok" for r in records)
+        spread = spread_batch_size(n_ok, options.batch_size, workers)
+        if spread != options.batch_size:  # recorded in scan_settings.json, so finalize and sanitize agree
+            options = dataclasses.replace(options, batch_size=spread)
         batches = make_batches(records, batch_size=options.batch_size)
         results = _run_batches(batches, rd.root, options=options, workers=workers, progress=progress, engine=engine)
         timings = {"discover": t_discover, "detect": time.perf_counter() - t0 - t_discover,
