@@ -88,17 +88,16 @@ def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max
     """
     from ufmclean.pipeline.scan_settings import sanitize_scan_options
 
-    policy = load_policy(settings.policy_file, action=action, rare_max_images=rare_max_images,
-                         residual_check=settings.residual_check)
+    policy = load_policy(settings.policy_file, action=action, residual_check=settings.residual_check)
     given = {k: v for k, v in (("strategy", settings.strategy), ("markers", settings.markers),
-                               ("batch_size", settings.batch_size)) if v is not None}
+                               ("batch_size", settings.batch_size), ("rare_max_images", rare_max_images))
+             if v is not None}
     options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine,
                                              show_text=settings.show_text, max_pixels=settings.max_pixels,
                                              rename_phi_paths=settings.rename_phi_paths, header=settings.header,
                                              keep_metadata=settings.keep_metadata,
                                              **({"batch_size": settings.batch_size} if settings.batch_size else {}))
-    scan_opts, labels, options = sanitize_scan_options(run, policy=policy,
-                                                       options=options, scan_options=given, rescan=settings.rescan,
+    scan_opts, labels, options = sanitize_scan_options(run, options=options, scan_options=given, rescan=settings.rescan,
                                                        labels_csv=settings.labels_csv)
     if settings.batch_size is None:  # batch tasks of both stages follow the scan's batch size
         options = replace(options, batch_size=scan_opts.batch_size)
@@ -214,7 +213,8 @@ def sanitize(
     action : {"inpaint", "mask", "flag"}, optional
         Overrides the policy's action.
     rare_max_images : int, optional
-        K: features carried by at most K images are rare (overrides the policy).
+        K: features carried by at most K images are rare (a scan setting, like the CLI's
+        ``--rare-max-images``; default the run's scan's, else 5).
     options : SanitizeSettings
         Policy file, OCR device/strategy, batch size, report options.
     runner : str, optional

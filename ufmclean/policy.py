@@ -10,7 +10,8 @@ The rules, in order (first match wins for the action, reasons accumulate):
 3. ``allowlist``: text fully matching an allow pattern is kept (suppresses PHI-regex false positives
    and rare-but-harmless clinical words).
 4. ``phi:<type>``: PHI-typed text (dates, IDs, names, ...) is removed whatever its frequency.
-5. ``rare``: text or markers whose document frequency is at most ``rare_max_images`` are removed.
+5. ``rare``: text or markers the scan marked ``is_rare`` are removed. K (``rare_max_images``) is a
+   scan setting applied once, in :func:`ufmclean.rarity.is_rare`; the policy never re-decides it.
 6. ``overlay``: DICOM overlay planes that carry text or marks are removed.
 7. ``common``: everything else is kept.
 
@@ -46,8 +47,7 @@ DEFAULT_POLICY_TOML = '''\
 # What happens to findings that must go: "inpaint" (stroke-level OpenCV inpainting),
 # "mask" (box filled with the local background value) or "flag" (report only, nothing written).
 action = "inpaint"
-# A feature carried by at most this many images is rare and removed (unset: use the scan's is_rare).
-# rare_max_images = 1
+# Rare features (the scan's is_rare: carried by at most K images, K = --rare-max-images) are removed.
 remove_rare_text = true
 remove_rare_markers = true
 # PHI-typed text is removed whatever its frequency; header matches are always removed.
@@ -83,7 +83,6 @@ class Policy:
     """Decision and redaction settings (immutable; build with :func:`load_policy`)."""
 
     action: RemoveAction = "inpaint"
-    rare_max_images: int | None = None
     remove_rare_text: bool = True
     remove_rare_markers: bool = True
     remove_phi: bool = True
@@ -102,11 +101,6 @@ class Policy:
     def __post_init__(self) -> None:
         if self.action not in ("flag", "inpaint", "mask"):
             raise UsageError(f"policy action must be flag, inpaint or mask, not {self.action!r}")
-        if self.rare_max_images is not None and (
-            isinstance(self.rare_max_images, bool) or not isinstance(self.rare_max_images, int)
-            or self.rare_max_images < 1
-        ):
-            raise UsageError("policy rare_max_images must be an integer >= 1 (or unset)")
         for name in ("box_margin", "dilate_px", "residual_margin"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
@@ -142,12 +136,17 @@ class Policy:
 
 _SECTIONS = {
     "policy": (
-        "action", "rare_max_images", "remove_rare_text", "remove_rare_markers", "remove_phi", "phi_types",
+        "action", "remove_rare_text", "remove_rare_markers", "remove_phi", "phi_types",
         "remove_overlays", "low_confidence", "allow", "deny",
     ),
     "redact": ("box_margin", "dilate_px", "inpaint_radius"),
     "check": ("residual_check", "residual_margin", "residual_similarity"),
 }
+
+
+_K_NOT_POLICY = ("rare_max_images is not a policy setting: K is a scan setting (it sets is_rare in "
+                 "findings.parquet, which the policy reads); remove it from the policy file and pass "
+                 "--rare-max-images K (flow parameter rare_max_images)")
 
 
 def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
@@ -162,6 +161,8 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
         if not isinstance(table, Mapping):
             raise UsageError(f"policy file entry {section!r} must be a table")
         for key, value in table.items():
+            if key == "rare_max_images":
+                raise UsageError(_K_NOT_POLICY)
             if key not in _SECTIONS[section]:
                 raise UsageError(f"policy file has unknown key {key!r} in [{section}]; known: {list(_SECTIONS[section])}")
             values[key] = tuple(value) if isinstance(value, list) else value
@@ -182,7 +183,8 @@ def default_policy() -> Policy:
 def load_policy(path: str | Path | None = None, **overrides: Any) -> Policy:
     """Load a policy: the defaults, then the TOML file at ``path`` (if any), then ``overrides``.
 
-    ``overrides`` are CLI flags; ``None`` values mean "not given". Raises :class:`UsageError` when the
+    ``overrides`` are CLI flags; ``None`` values mean "not given". K is not among them: it is a scan
+    setting (see :func:`ufmclean.rarity.is_rare`). Raises :class:`UsageError` when the
     file is missing, is not TOML, or holds invalid settings.
     """
     policy = default_policy()
@@ -209,12 +211,6 @@ def _phi_tokens(phi_type: str) -> list[str]:
         return []
     words = [t for t in re.split(r"[^a-z]+", phi_type.lower()) if t]
     return [t for t in words if t in KNOWN_PHI_TYPES] or ["other"]
-
-
-def _rare(finding: Finding, policy: Policy) -> bool:
-    if policy.rare_max_images is None:
-        return finding.is_rare
-    return finding.doc_freq <= policy.rare_max_images
 
 
 @functools.lru_cache(maxsize=64)
@@ -249,13 +245,13 @@ def decide_one(finding: Finding, policy: Policy) -> Finding:
             if phi:
                 action = action or remove
                 reasons.extend(f"phi:{t}" for t in dict.fromkeys(phi))
-        if action != "keep" and _rare(finding, policy) and policy.remove_rare_text:
+        if action != "keep" and finding.is_rare and policy.remove_rare_text:
             action = action or remove
             reasons.append("rare")
         if finding.confidence < policy.low_confidence:
             reasons.append("low-confidence")
     elif finding.kind == "marker":
-        if _rare(finding, policy) and policy.remove_rare_markers:
+        if finding.is_rare and policy.remove_rare_markers:
             action, reasons = remove, ["rare"]
     else:
         raise ValueError(f"finding {finding.finding_id} has unknown kind {finding.kind!r}")

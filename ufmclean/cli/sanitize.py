@@ -74,12 +74,13 @@ def register(app: typer.Typer) -> None:
             run_dir = check_out_arg(out)
             if fail_on is not None and fail_on not in choices:
                 raise UsageError(f"--fail-on must be one of {', '.join(choices)}, got {fail_on!r}")
-            policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
+            policy = load_policy(policy_file, action=action)
             options = SanitizeOptions(device=device, engine=engine, show_text=show_text, max_pixels=max_pixels,
                                       rename_phi_paths=rename_phi_paths, header=header,
                                       keep_metadata=keep_metadata,
                                       **({"batch_size": batch_size} if batch_size is not None else {}))
-            given = {"strategy": strategy, "markers": markers, "batch_size": batch_size}
+            given = {"strategy": strategy, "markers": markers, "batch_size": batch_size,
+                     "rare_max_images": rare_max_images}
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
             result = run_sanitize(input_dir, run_dir, policy=policy, options=options, workers=workers, progress=done,
                                   scan_options={k: v for k, v in given.items() if v is not None}, rescan=rescan,

@@ -325,9 +325,9 @@ def run_sanitize(
     policy, options : Policy, SanitizeOptions
     scan_options : ScanOptions or mapping, optional
         Scan settings given explicitly: every field of a ``ScanOptions``, or only the keys of a
-        mapping (names of :data:`ufmclean.pipeline.scan_settings.SCAN_SETTINGS`). The policy's
-        ``rare_max_images`` and ``options.engine`` / ``options.max_pixels``, when set, count as given
-        too. Every other setting is the one the run folder's last scan used (``RUN/scan_settings.json``),
+        mapping (names of :data:`ufmclean.pipeline.scan_settings.SCAN_SETTINGS`); K
+        (``rare_max_images``) enters here and only here. ``options.engine`` / ``options.max_pixels``,
+        when set, count as given too. Every other setting is the one the run folder's last scan used (``RUN/scan_settings.json``),
         else the default, so the scan parts a reviewer saw are reused rather than recomputed.
     rescan : bool
         Accept a new scan when a given setting differs from the recorded scan's; without it such a
@@ -355,7 +355,7 @@ def run_sanitize(
     with open_run(inp, run_dir, command="sanitize") as run:
         from ufmclean.pipeline.scan_settings import sanitize_scan_options
 
-        scan_opts, labels, options = sanitize_scan_options(run, policy=policy, options=options,
+        scan_opts, labels, options = sanitize_scan_options(run, options=options,
                                                            scan_options=scan_options, rescan=rescan,
                                                            labels_csv=labels_csv)
         return _run_sanitize_locked(inp, run, policy=policy, options=options, scan_options=scan_opts,
