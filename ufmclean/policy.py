@@ -1,6 +1,7 @@
 """Policy: which findings to remove, flag or keep, and why.
 
-A :class:`Policy` comes from a TOML file (``[policy]`` table, see :data:`DEFAULT_POLICY_TOML`) plus
+A :class:`Policy` comes from a TOML file (``[policy]`` table, see :data:`DEFAULT_POLICY_TOML`, which is
+rendered from ``Policy()``'s defaults) plus
 CLI flags, and :func:`decide` maps every :class:`~ufmclean.records.Finding` to an action with reasons.
 The rules, in order (first match wins for the action, reasons accumulate):
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 import tomllib
 from collections import Counter
@@ -41,41 +43,9 @@ KNOWN_PHI_TYPES = ("name", "date", "time", "id", "age", "address", "phone", "ema
 #: Spellings the typer may use for "no PHI".
 _NO_PHI = {"", "none", "no", "false", "0"}
 
-DEFAULT_POLICY_TOML = '''\
-# ufmclean sanitising policy. Every key is optional; unknown keys are an error.
-[policy]
-# What happens to findings that must go: "inpaint" (stroke-level OpenCV inpainting),
-# "mask" (box filled with the local background value) or "flag" (report only, nothing written).
-action = "inpaint"
-# Rare features (the scan's is_rare: carried by at most K images, K = --rare-max-images) are removed.
-remove_rare_text = true
-remove_rare_markers = true
-# PHI-typed text is removed whatever its frequency; header matches are always removed.
-remove_phi = true
-phi_types = ["name", "date", "time", "id", "age", "address", "phone", "email", "header", "other"]
-# Overlay planes (DICOM 60xx) carrying text or marks are removed from the written file.
-remove_overlays = true
-# Text read with lower OCR confidence than this gets a "low-confidence" reason (still decided as usual).
-low_confidence = 0.4
-# Regular expressions (Python syntax, case-insensitive). allow: full match of the whole text keeps it.
-allow = ["PORTABLE", "SEMI[- ]?UPRIGHT", "UPRIGHT", "SUPINE", "ERECT", "PRONE", "AP", "PA",
-         "LAT(ERAL)?", "DECUB(ITUS)?", "INSP(IRATION)?", "EXP(IRATION)?"]
-# deny: a match anywhere in the text removes it.
-deny = []
-
-[redact]
-# Extra pixels around each box searched for strokes, and dilation of the stroke mask.
-box_margin = 2
-dilate_px = 2
-inpaint_radius = 3
-
-[check]
-# Re-OCR each redacted region (with this margin); text this similar (rapidfuzz 0-100) to what was
-# removed escalates inpaint -> mask, and then holds the image back for review.
-residual_check = true
-residual_margin = 6
-residual_similarity = 70
-'''
+#: Common clinical words kept even when rare (full match, case-insensitive): the default allow-list.
+DEFAULT_ALLOW = ("PORTABLE", "SEMI[- ]?UPRIGHT", "UPRIGHT", "SUPINE", "ERECT", "PRONE", "AP", "PA",
+                 "LAT(ERAL)?", "DECUB(ITUS)?", "INSP(IRATION)?", "EXP(IRATION)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +59,7 @@ class Policy:
     phi_types: tuple[str, ...] = KNOWN_PHI_TYPES
     remove_overlays: bool = True
     low_confidence: float = 0.4
-    allow: tuple[str, ...] = ()
+    allow: tuple[str, ...] = DEFAULT_ALLOW
     deny: tuple[str, ...] = ()
     box_margin: int = 2
     dilate_px: int = 2
@@ -134,6 +104,71 @@ class Policy:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
 
 
+# The commented policy file: its values are filled in from ``Policy()``, so the dataclass is the one
+# source of the defaults and ``--show-policy`` always prints what a run without --policy uses.
+_POLICY_TOML_TEMPLATE = """\
+# ufmclean sanitising policy. Every key is optional; unknown keys are an error.
+[policy]
+# What happens to findings that must go: "inpaint" (stroke-level OpenCV inpainting),
+# "mask" (box filled with the local background value) or "flag" (report only, nothing written).
+action = {action}
+# Rare features (the scan's is_rare: carried by at most K images, K = --rare-max-images) are removed.
+remove_rare_text = {remove_rare_text}
+remove_rare_markers = {remove_rare_markers}
+# PHI-typed text is removed whatever its frequency; header matches are always removed.
+remove_phi = {remove_phi}
+phi_types = {phi_types}
+# Overlay planes (DICOM 60xx) carrying text or marks are removed from the written file.
+remove_overlays = {remove_overlays}
+# Text read with lower OCR confidence than this gets a "low-confidence" reason (still decided as usual).
+low_confidence = {low_confidence}
+# Regular expressions (Python syntax, case-insensitive). allow: full match of the whole text keeps it.
+allow = {allow}
+# deny: a match anywhere in the text removes it.
+deny = {deny}
+
+[redact]
+# Extra pixels around each box searched for strokes, and dilation of the stroke mask.
+box_margin = {box_margin}
+dilate_px = {dilate_px}
+inpaint_radius = {inpaint_radius}
+
+[check]
+# Re-OCR each redacted region (with this margin); text this similar (rapidfuzz 0-100) to what was
+# removed escalates inpaint -> mask, and then holds the image back for review.
+residual_check = {residual_check}
+residual_margin = {residual_margin}
+residual_similarity = {residual_similarity}
+"""
+
+
+def _toml_value(value: Any, indent: int) -> str:
+    """One TOML value: booleans, numbers (``70.0`` as ``70``), strings, lists of strings wrapped at 100 columns."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return json.dumps(value)
+    lines, line = [], "["
+    for i, item in enumerate(value):
+        piece = json.dumps(item) + (", " if i < len(value) - 1 else "")
+        if len(line) + len(piece) + indent > 100 and line != "[":
+            lines.append(line.rstrip())
+            line = " " * (indent + 1)
+        line += piece
+    return "\n".join([*lines, line + "]"])
+
+
+def policy_toml(policy: Policy) -> str:
+    """The commented policy file holding ``policy``'s values (``policy_toml(Policy())`` is the default file)."""
+    values = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy)}
+    return _POLICY_TOML_TEMPLATE.format(**{k: _toml_value(v, len(k) + 3) for k, v in values.items()})
+
+
+DEFAULT_POLICY_TOML = policy_toml(Policy())
+
+
 _SECTIONS = {
     "policy": (
         "action", "remove_rare_text", "remove_rare_markers", "remove_phi", "phi_types",
@@ -176,8 +211,8 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
 
 
 def default_policy() -> Policy:
-    """The built-in policy (:data:`DEFAULT_POLICY_TOML`), usable by a hospital as it is."""
-    return policy_from_mapping(tomllib.loads(DEFAULT_POLICY_TOML))
+    """The built-in policy, ``Policy()`` (what :data:`DEFAULT_POLICY_TOML` says), usable by a hospital as it is."""
+    return Policy()
 
 
 def load_policy(path: str | Path | None = None, **overrides: Any) -> Policy:

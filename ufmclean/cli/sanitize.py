@@ -8,6 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from ufmclean.pipeline.sanitize import SanitizeOptions
+from ufmclean.pipeline.scan import ScanOptions
+
+#: Flag defaults are the library's (declared once, in the options dataclasses); tests/test_options_once.py checks it.
+_SAN, _SCAN = SanitizeOptions(), ScanOptions()
+
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 
 
@@ -30,22 +36,22 @@ def register(app: typer.Typer) -> None:
         policy_file: Annotated[Optional[Path], typer.Option("--policy", help="Policy TOML file (see docs).")] = None,  # noqa: UP045
         rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
         workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
-        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
-        engine: Annotated[Optional[str], typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else ppocr).")] = None,  # noqa: UP045
-        strategy: Annotated[Optional[str], typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else fast).")] = None,  # noqa: UP045
+        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = _SAN.device,
+        engine: Annotated[Optional[str], typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else " + _SCAN.engine + ").")] = None,  # noqa: UP045
+        strategy: Annotated[Optional[str], typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else " + _SCAN.strategy + ").")] = None,  # noqa: UP045
         markers: Annotated[Optional[bool], typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks (default: as the scan did).")] = None,  # noqa: UP045
-        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per resumable scan batch (default: the scan's, else 16).")] = None,  # noqa: UP045
+        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per resumable scan batch (default: the scan's, else " + str(_SCAN.batch_size) + ").")] = None,  # noqa: UP045
         max_pixels: Annotated[Optional[int], typer.Option("--max-pixels", help="Refuse images declaring more values than this (default: the scan's).")] = None,  # noqa: UP045
         labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (default: the scan's).")] = None,  # noqa: UP045
         rescan: Annotated[bool, typer.Option("--rescan", help="Accept a new scan when a scan setting given here differs from the run's scan.")] = False,
-        show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
+        show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = _SAN.show_text,
         rename_phi_paths: Annotated[bool, typer.Option(
             "--rename-phi-paths", help="Write copies whose file/folder names look like PHI under pseudonymous names "
-            "(name-3f2a9c01/...); the mapping stays in RUN/paths.parquet (0600).")] = False,
+            "(name-3f2a9c01/...); the mapping stays in RUN/paths.parquet (0600).")] = _SAN.rename_phi_paths,
         header: Annotated[str, typer.Option("--header", help="DICOM headers: deidentify (PS3.15 Basic Profile, "
-                                            "consistent pseudonyms per run; default) or keep (no de-identification markers set).")] = "deidentify",
+                                            "consistent pseudonyms per run; default) or keep (no de-identification markers set).")] = _SAN.header,
         keep_metadata: Annotated[bool, typer.Option("--keep-metadata", help="Copy unchanged PNG/JPEG/TIFF byte for byte "
-                                                    "(default: pixels only, no text chunks, EXIF, comments or trailing bytes).")] = False,
+                                                    "(default: pixels only, no text chunks, EXIF, comments or trailing bytes).")] = _SAN.keep_metadata,
         fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
             "--fail-on", help="Exit 4 when: rare, phi (text or PHI-looking paths) or any findings exist, or header: a clean/ DICOM keeps identifying tags.")] = None,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
@@ -62,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ufmclean.errors import UsageError
-        from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
+        from ufmclean.pipeline.sanitize import run_sanitize
         from ufmclean.policy import load_policy
         from ufmclean.cli.scan import FAIL_ON, fail_on_matches, phi_paths_note
 

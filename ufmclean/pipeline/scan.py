@@ -19,13 +19,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ufmclean.devices import DEVICES
 from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.pipeline.scan_parts import ImageScan, write_part
 from ufmclean.pipeline.scan_settings import record_scan_settings
 from ufmclean.pipeline.workers import map_batches
-from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
+from ufmclean.rarity import RarityOptions
 from ufmclean.records import Finding, ImageRecord
 from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside, usable_scan_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 #: 3: the OCR engine is a detection setting (PP-OCR by default).
 DETECT_VERSION = 3
 STRATEGIES = ("fast", "full")
-DEVICES = ("auto", "cpu", "cuda")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
 _DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")
+_RARITY = RarityOptions()  # the rarity settings' defaults are declared there, once
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class ScanOptions:
         Rarity clustering settings (see :class:`ufmclean.rarity.RarityOptions`).
     """
 
-    rare_max_images: int = DEFAULT_RARE_MAX_IMAGES
+    rare_max_images: int = _RARITY.rare_max_images
     device: str = "auto"
     engine: str = DEFAULT_ENGINE
     strategy: str = "fast"
@@ -78,8 +79,8 @@ class ScanOptions:
     min_confidence: float = 0.0
     markers: bool = True
     batch_size: int = 16
-    text_similarity: float = 85.0
-    marker_distance: float = 0.25
+    text_similarity: float = _RARITY.text_similarity
+    marker_distance: float = _RARITY.marker_distance
 
     def __post_init__(self) -> None:
         if isinstance(self.rare_max_images, bool) or not isinstance(self.rare_max_images, int) or self.rare_max_images < 1:
