@@ -4,6 +4,8 @@ Prefect's test home is isolated before anything imports prefect (flows tests use
 """
 
 import atexit
+import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -51,3 +53,25 @@ def sample_scan_run(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFact
     run = tmp_path_factory.mktemp("sample-scan") / "run"
     run_scan(sample_data_dir / "images", run, options=ScanOptions(device="cpu"))
     return run
+
+
+@pytest.fixture
+def inject_ocr():
+    """``inject_ocr(engine)`` makes every ``ufmclean.ocr.get_engine`` call return ``engine`` for the test
+    (through the public :func:`ufmclean.ocr.use_engine`); returns the engine."""
+    from ufmclean.ocr import use_engine
+
+    with contextlib.ExitStack() as stack:
+        yield lambda engine: stack.enter_context(use_engine(engine))
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """``{relpath: sha256}`` of every file under ``root`` (to show a tree was not written to)."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(name="tree_digests")
+def tree_digests_fixture():
+    """:func:`tree_digests` as a fixture (test modules take it as an argument instead of copying it)."""
+    return tree_digests

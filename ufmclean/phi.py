@@ -210,3 +210,19 @@ def phi_type(text: str, *, seeds: HeaderSeeds | None = None) -> str:
 def phi_types(texts: Iterable[str], *, seeds: HeaderSeeds | None = None) -> list[str]:
     """:func:`phi_type` over many strings of one image (same header seeds)."""
     return [phi_type(t, seeds=seeds) for t in texts]
+
+
+#: Spellings a ``phi_type`` may use for "no PHI".
+_NO_PHI = {"", "none", "no", "false", "0"}
+
+
+def phi_type_parts(phi_type: str) -> tuple[str, ...]:
+    """The type words of a ``phi_type`` value, lower case, in order: ``"header:name"`` -> ``("header", "name")``,
+    a path's ``"id,name"`` -> ``("id", "name")``, ``""`` (or ``"none"``) -> ``()``.
+
+    The one place a ``phi_type`` is split (the policy, the report's masking and the summaries use it):
+    any run of non-letters separates two words.
+    """
+    if phi_type.strip().lower() in _NO_PHI:
+        return ()
+    return tuple(t for t in re.split(r"[^a-z]+", phi_type.lower()) if t)

@@ -34,14 +34,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ufmclean.errors import UsageError
+from ufmclean.phi import phi_type_parts
 from ufmclean.records import Finding
 
 RemoveAction = Literal["flag", "inpaint", "mask"]
 
 #: PHI types the scan's typer may emit (``phi_type``); ``header`` marks a header-value match.
 KNOWN_PHI_TYPES = ("name", "date", "time", "id", "age", "address", "phone", "email", "header", "other")
-#: Spellings the typer may use for "no PHI".
-_NO_PHI = {"", "none", "no", "false", "0"}
 
 #: Common clinical words kept even when rare (full match, case-insensitive): the default allow-list.
 DEFAULT_ALLOW = ("PORTABLE", "SEMI[- ]?UPRIGHT", "UPRIGHT", "SUPINE", "ERECT", "PRONE", "AP", "PA",
@@ -238,13 +237,13 @@ def load_policy(path: str | Path | None = None, **overrides: Any) -> Policy:
 
 
 def _phi_tokens(phi_type: str) -> list[str]:
-    """Split a scan ``phi_type`` such as ``"header:name"`` or ``"date,id"`` into known type tokens.
+    """The known PHI types of a scan ``phi_type`` (:func:`ufmclean.phi.phi_type_parts`).
 
-    A non-empty type with no known token (e.g. ``"dob"``) becomes ``"other"``: unknown PHI is still PHI.
+    A non-empty type with no known word (e.g. ``"dob"``) becomes ``"other"``: unknown PHI is still PHI.
     """
-    if phi_type.strip().lower() in _NO_PHI:
+    words = phi_type_parts(phi_type)
+    if not words:
         return []
-    words = [t for t in re.split(r"[^a-z]+", phi_type.lower()) if t]
     return [t for t in words if t in KNOWN_PHI_TYPES] or ["other"]
 
 

@@ -136,14 +136,18 @@ def write_findings_table(path: str | os.PathLike[str], findings: Iterable[Findin
     return len(rows)
 
 
-def _read(path: str | os.PathLike[str], schema: Any) -> list[dict[str, Any]]:
+def _read(path: str | os.PathLike[str], schema: Any, *, optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Rows in ``schema``'s column order; ``optional`` columns an older table lacks read as null."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     missing = set(schema.names) - set(table.column_names)
-    if missing:
+    if missing - set(optional):
         raise ValueError(f"{os.fspath(path)} lacks columns {sorted(missing)}; was it written by ufmclean?")
-    return table.select(schema.names).to_pylist()
+    rows = table.select([n for n in schema.names if n not in missing]).to_pylist()
+    for row in rows if missing else ():
+        row.update(dict.fromkeys(missing))
+    return rows
 
 
 def read_images_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -153,7 +157,7 @@ def read_images_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 def read_findings_table(path: str | os.PathLike[str]) -> list[Finding]:
     """Rows of ``findings.parquet`` as :class:`Finding` records (``descriptor`` empty)."""
-    return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA)]
+    return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA, optional=("view",))]  # view: since issue 17
 
 
 def read_rows(path: str | os.PathLike[str], *, image_ids: Iterable[str] | None = None,

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-import ufmclean.ocr
 from ufmclean.cli.main import main
 from ufmclean.ocr.fake import FakeOcrEngine
 from ufmclean.records import BBox
@@ -35,11 +34,9 @@ def ocr_double() -> FakeOcrEngine:
 
 
 @pytest.fixture()
-def fake_ocr(monkeypatch: pytest.MonkeyPatch) -> FakeOcrEngine:
+def fake_ocr(inject_ocr) -> FakeOcrEngine:
     """Every engine the CLI asks for is the OCR double (no model is loaded)."""
-    engine = ocr_double()
-    monkeypatch.setattr(ufmclean.ocr, "get_engine", lambda *a, **k: engine)
-    return engine
+    return inject_ocr(ocr_double())
 
 
 def cli(*args: str | Path) -> int:

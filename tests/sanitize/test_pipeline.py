@@ -113,7 +113,7 @@ def test_unexpected_error_is_a_row_not_a_crash(scanned: tuple[Path, Path]) -> No
     bad = Finding(finding_id="x", image_id=rec.image_id, relpath=rec.relpath, frame=5, kind="text",
                   bbox=BBox(1, 1, 5, 5), text="SECRET", action="inpaint")
     row, out = sanitize_image(rec, [bad], clean_root=run / "clean", policy=load_policy(), engine=None)
-    assert row["clean_status"] == "error" and "internal error" in row["clean_note"] and "SECRET" not in row["clean_note"]
+    assert row.clean_status == "error" and "internal error" in row.clean_note and "SECRET" not in row.clean_note
     assert not (run / "clean" / "a.png").exists() and out == [bad]
 
 

@@ -17,17 +17,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ufmclean.devices import DEVICES
 from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
-from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
+from ufmclean.ocr import DEFAULT_ENGINE, ENGINES, OcrEngine
 from ufmclean.pipeline.scan_parts import ImageScan, write_part
 from ufmclean.pipeline.scan_settings import record_scan_settings
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.rarity import RarityOptions
-from ufmclean.records import Finding, ImageRecord
+from ufmclean.records import Finding, ImageRecord, LoadedImage
 from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside, usable_scan_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
 
@@ -112,6 +112,17 @@ class ScanOptions:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class ScanBatchResult(TypedDict):
+    """What :func:`scan_batch` returns: counts only (Prefect stores it)."""
+
+    batch_key: str
+    n_images: int
+    n_errors: int
+    n_findings: int
+    cached: bool
+    seconds: float
+
+
 def make_batches(records: Sequence[ImageRecord], *, batch_size: int) -> list[list[ImageRecord]]:
     """Split the scannable records (``status == "ok"``) into batches of ``batch_size``, in relpath order."""
     if batch_size < 1:
@@ -133,7 +144,7 @@ def part_path(run_dir: str | Path, key: str) -> Path:
     return RunDir.of(run_dir).scan_part(key)
 
 
-def detect_image(image: Any, *, engine: Any, options: ScanOptions) -> list[Finding]:
+def detect_image(image: LoadedImage, *, engine: OcrEngine, options: ScanOptions) -> list[Finding]:
     """All findings of one loaded image: overlays, OCR text on every frame, then markers outside them."""
     from ufmclean.detect.overlays import overlay_findings
     from ufmclean.detect.text import text_findings
@@ -147,7 +158,7 @@ def detect_image(image: Any, *, engine: Any, options: ScanOptions) -> list[Findi
     return found
 
 
-def _scan_one(record: ImageRecord, *, engine: Any, options: ScanOptions) -> tuple[ImageScan, list[Finding]]:
+def _scan_one(record: ImageRecord, *, engine: OcrEngine, options: ScanOptions) -> tuple[ImageScan, list[Finding]]:
     from ufmclean.io.load import load_image
 
     try:
@@ -168,8 +179,8 @@ def _scan_one(record: ImageRecord, *, engine: Any, options: ScanOptions) -> tupl
 
 
 def scan_batch(
-    records: Sequence[ImageRecord], *, run_dir: str | Path, options: ScanOptions, engine: Any | None = None
-) -> dict[str, Any]:
+    records: Sequence[ImageRecord], *, run_dir: str | Path, options: ScanOptions, engine: OcrEngine | None = None
+) -> ScanBatchResult:
     """Scan one batch of images into its resumable part (reused when it already exists).
 
     Parameters
@@ -184,8 +195,8 @@ def scan_batch(
 
     Returns
     -------
-    dict
-        ``{"batch_key", "n_images", "n_errors", "n_findings", "cached", "seconds"}`` (no text).
+    ScanBatchResult
+        Counts and seconds (no text).
     """
     if not records:
         raise UsageError("a scan batch needs at least one image")
@@ -211,7 +222,7 @@ def scan_batch(
     return _batch_result(key, images, len(findings), cached=False, seconds=time.perf_counter() - t0)
 
 
-def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached: bool, seconds: float) -> dict[str, Any]:
+def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached: bool, seconds: float) -> ScanBatchResult:
     return {"batch_key": key, "n_images": len(images), "n_errors": sum(i.status == "error" for i in images),
             "n_findings": n_findings, "cached": cached, "seconds": round(seconds, 3)}
 
@@ -255,7 +266,7 @@ def run_scan(
     workers: int = 1,
     labels_csv: str | Path | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
-    engine: Any | None = None,
+    engine: OcrEngine | None = None,
 ) -> dict[str, Any]:
     """Discover ``input_dir``, scan every batch (resuming from existing parts), finalize the run tables.
 
@@ -301,11 +312,11 @@ def run_scan(
 
 
 def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOptions, workers: int,
-                 progress: Callable[[dict[str, Any]], None] | None, engine: Any | None) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
+                 progress: Callable[[dict[str, Any]], None] | None, engine: OcrEngine | None) -> list[ScanBatchResult]:
+    results: list[ScanBatchResult] = []
     n_images = sum(len(b) for b in batches)
 
-    def done(res: dict[str, Any]) -> None:
+    def done(res: ScanBatchResult) -> None:
         results.append(res)
         if progress is not None:
             progress({**res, "n_total_batches": len(batches), "n_total_images": n_images})
@@ -315,5 +326,5 @@ def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOp
     return results
 
 
-__all__ = ["ScanOptions", "batch_key", "check_run_dirs", "detect_image", "finalize_scan", "make_batches", "part_path", "run_scan",
+__all__ = ["ScanBatchResult", "ScanOptions", "batch_key", "check_run_dirs", "detect_image", "finalize_scan", "make_batches", "part_path", "run_scan",
            "scan_batch"]

@@ -108,7 +108,7 @@ def _summary(records: Sequence[ImageRecord], findings: Sequence[Finding], *, opt
         "by_kind": decisions["by_kind"],
         "n_rare": len(rare),
         "n_phi": len(phi),
-        "by_phi_type": dict(Counter(t for f in phi for t in f.phi_type.split("|"))),
+        "by_phi_type": dict(Counter(f.phi_type for f in phi)),  # whole values: "header:name" is its own type
         "n_images_with_rare": len({f.image_id for f in rare}),
         "n_images_with_phi": len({f.image_id for f in phi}),
         "n_keys": len({f.key for f in findings}),
