@@ -31,7 +31,7 @@ from ufmclean.pipeline import scan as scan_stage
 from ufmclean.policy import Policy, load_policy
 from ufmclean.records import ImageRecord
 from ufmclean.run_paths import plan_clean_paths
-from ufmclean.run_dir import check_run_dirs, open_run, refuse_inputs_inside, usable_sanitize_part, usable_scan_part
+from ufmclean.run_dir import check_run_dirs, open_run, usable_sanitize_part, usable_scan_part
 
 #: Batch tasks: resumable across runs (no run id in the key), small JSON results, retried with backoff.
 BATCH_TASK = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json",
@@ -40,11 +40,11 @@ BATCH_TASK = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result
 
 # ------------------------------------------------------------------------------------------- tasks
 @task(name="discover", cache_policy=NO_CACHE, persist_result=False)
-def discover_task(input_dir: str, labels_csv: Optional[str] = None) -> list[ImageRecord]:
-    """One record per file under ``input_dir`` with its content hash (``sha256``)."""
-    from ufmclean.io import discover
+def discover_task(input_dir: str, run_dir: str, labels_csv: Optional[str] = None) -> list[ImageRecord]:
+    """One record per file under ``input_dir`` with its content hash (``sha256``); none may resolve into the run folder."""
+    from ufmclean.pipeline.discover import discover_inputs
 
-    return discover(input_dir, labels_csv=labels_csv)
+    return discover_inputs(Path(input_dir), Path(run_dir), labels_csv=labels_csv)
 
 
 @task(name="scan-batch", **BATCH_TASK)
@@ -248,9 +248,8 @@ def _sanitize_locked(src: Path, run: Path, *, options: SanitizeSettings, action:
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    records = discover_task(str(src), labels_csv)
+    records = discover_task(str(src), str(run), labels_csv)
     timings["discover"] = time.perf_counter() - t0
-    refuse_inputs_inside((r.path for r in records if r.status != "error"), run)
     by_id = {r.image_id: r for r in records}
     scan_batches = scan_stage.make_batches(records, batch_size=scan_opts.batch_size)
     logger.info("discovered %d files (%d to scan in %d batches); runner %s x%d", len(records),

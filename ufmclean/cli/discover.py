@@ -1,4 +1,4 @@
-"""``ufmclean discover INPUT --out RUN``: inventory a dataset (wiring over :func:`ufmclean.io.inventory.run_discover`)."""
+"""``ufmclean discover INPUT --out RUN``: inventory a dataset (wiring over :func:`ufmclean.pipeline.discover.run_discover`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import Progress
 
         from ufmclean.errors import UsageError
-        from ufmclean.io.inventory import run_discover
+        from ufmclean.pipeline.discover import run_discover
         from ufmclean.run_dir import RunDir, check_out_arg
 
         console = Console(stderr=True)

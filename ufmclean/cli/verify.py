@@ -1,4 +1,4 @@
-"""``ufmclean verify``: wiring over :func:`ufmclean.verify.run.run_verify` and the report writers."""
+"""``ufmclean verify``: wiring over :func:`ufmclean.pipeline.verify.verify_and_report`."""
 
 from __future__ import annotations
 
@@ -70,22 +70,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the same probe on the original and the sanitised data, compare M scores per removed feature and
         end with a verdict (mitigated | not_mitigated | inconclusive) and its reason."""
-        from ufmclean.verify.run import VerifyOptions, run_verify
-        from ufmclean.verify.report import write_report
-        from ufmclean.verify.gradcam import gradcam_for_run
+        from ufmclean.pipeline.verify import verify_and_report
+        from ufmclean.verify.run import VerifyOptions
 
         try:
             opts = VerifyOptions(seeds=seeds, size=size, model=model, device=device, epochs=epochs, alpha=alpha,
                                  lr=lr, schedule=schedule, width=width,
                                  labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
                                  max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop)
-            doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))
-            pngs = gradcam_for_run(art, out / "gradcam", model_name=model, n_images=gradcam) if gradcam > 0 else []
-            paths = write_report(doc, out, gradcam_pngs=pngs)
+            done = verify_and_report(original, sanitized, out, options=opts, progress=lambda m: typer.echo(m, err=True))
+            doc, paths = done.doc, done.paths
         except UfmError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         _print_table(doc)
-        if pngs:  # the Grad-CAM strips show original pixels
+        if done.holds_phi:  # the Grad-CAM strips show original pixels
             typer.echo(f"note: {paths['html']} and its Grad-CAM images hold PHI (mode 0600); keep them with the data")
         typer.echo(verdict_line(doc))

@@ -28,7 +28,7 @@ from ufmclean.pipeline.scan_settings import record_scan_settings
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.rarity import RarityOptions
 from ufmclean.records import Finding, ImageRecord, LoadedImage
-from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside, usable_scan_part
+from ufmclean.run_dir import RunDir, check_run_dirs, open_run, usable_scan_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ def run_scan(
     dict
         The summary's ``scan`` section (counts, timings, settings; no recognised text).
     """
-    from ufmclean.io.discover import discover
+    from ufmclean.pipeline.discover import discover_inputs
 
     if not isinstance(options, ScanOptions):
         raise TypeError("options must be a ScanOptions")
@@ -301,8 +301,7 @@ def run_scan(
     src, _ = check_run_dirs(input_dir, run_dir)
     with open_run(src, run_dir, command="scan") as rd:
         t0 = time.perf_counter()
-        records = discover(src, labels_csv=labels_csv)
-        refuse_inputs_inside((r.path for r in records if r.status != "error"), rd.root)
+        records = discover_inputs(src, rd.root, labels_csv=labels_csv)
         t_discover = time.perf_counter() - t0
         batches = make_batches(records, batch_size=options.batch_size)
         results = _run_batches(batches, rd.root, options=options, workers=workers, progress=progress, engine=engine)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ufmclean.io.atomic import atomic_write_bytes
-from ufmclean.io.inventory import package_versions
+from ufmclean.pipeline.discover import package_versions
 from ufmclean.pipeline.scan_parts import read_parts
 from ufmclean.records import Finding, ImageRecord
 from ufmclean.run_dir import RunDir
