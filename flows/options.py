@@ -9,7 +9,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ufmclean.pipeline.sanitize import SanitizeOptions
+from ufmclean.devices import Device
+from ufmclean.pipeline.sanitize import HeaderMode, SanitizeOptions
 from ufmclean.pipeline.workers import threads_per_worker
 
 #: Environment variable naming the default task runner ("threads", "dask" or a scheduler address).
@@ -17,10 +18,9 @@ RUNNER_ENV = "UFMCLEAN_TASK_RUNNER"
 #: Environment variable giving the default number of workers (threads or Dask worker processes).
 WORKERS_ENV = "UFMCLEAN_WORKERS"
 
-# The choices and defaults are the library's (ufmclean.devices.DEVICES, ufmclean.ocr.ENGINES, the options
-# dataclasses); Literal needs them spelled here, and tests/test_options_once.py checks that they agree.
+# The choices and defaults are the library's (Device, HeaderMode, the options dataclasses); the engine,
+# strategy and action Literals are spelled here, and tests/test_options_once.py checks that they agree.
 Action = Literal["inpaint", "mask", "flag"]
-Device = Literal["auto", "cpu", "cuda"]
 _SAN = SanitizeOptions()
 
 
@@ -46,7 +46,7 @@ class SanitizeSettings(BaseModel):
     labels_csv: Optional[str] = Field(None, description="CSV with relpath,label for the image table.")
     rename_phi_paths: bool = Field(_SAN.rename_phi_paths, description="Write clean copies whose file or folder names look like PHI "
                                    "under pseudonymous names (mapping in RUN/paths.parquet, 0600).")
-    header: Literal["deidentify", "keep"] = Field(
+    header: HeaderMode = Field(
         _SAN.header, description="DICOM headers: deidentify (PS3.15 Basic Profile, run-consistent pseudonyms) or keep.")
     keep_metadata: bool = Field(_SAN.keep_metadata, description="Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only).")
 

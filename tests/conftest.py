@@ -5,7 +5,6 @@ Prefect's test home is isolated before anything imports prefect (flows tests use
 
 import atexit
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -64,14 +63,3 @@ def inject_ocr():
     with contextlib.ExitStack() as stack:
         yield lambda engine: stack.enter_context(use_engine(engine))
 
-
-def tree_digests(root: Path) -> dict[str, str]:
-    """``{relpath: sha256}`` of every file under ``root`` (to show a tree was not written to)."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(name="tree_digests")
-def tree_digests_fixture():
-    """:func:`tree_digests` as a fixture (test modules take it as an argument instead of copying it)."""
-    return tree_digests

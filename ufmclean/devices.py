@@ -7,10 +7,13 @@ Runtime for its CUDA provider instead, in :mod:`ufmclean.ocr.ppocr_engine`.)
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from ufmclean.errors import UsageError
 
 #: What ``--device`` accepts on scan and sanitize (verify also takes ``cuda:N``).
-DEVICES = ("auto", "cpu", "cuda")
+Device = Literal["auto", "cpu", "cuda"]
+DEVICES: tuple[str, ...] = get_args(Device)
 
 
 def resolve_torch_device(device: str) -> str:

@@ -105,7 +105,7 @@ def write_images(run: RunDir | str | os.PathLike[str], rows: Sequence[dict[str, 
 
 def phi_path_counts(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """``{"n_phi_paths": files whose relpath looks like PHI, "by_path_phi_type": {type: files}}``."""
-    n, by = 0, {}
+    n, by = 0, dict[str, int]()
     for r in rows:
         types = phi_type_parts(str(r.get("path_phi") or ""))
         n += bool(types)

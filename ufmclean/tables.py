@@ -6,7 +6,7 @@ Both are written atomically; findings hold recognised text (PHI) and default to 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ufmclean.io.atomic import atomic_output
@@ -112,7 +112,7 @@ def _write(path: str | os.PathLike[str], rows: list[dict[str, Any]], schema: Any
         pq.write_table(table, tmp)
 
 
-def check_image_rows(rows: list[dict[str, Any]]) -> None:
+def check_image_rows(rows: Sequence[dict[str, Any]]) -> None:
     """Raise ``ValueError``/``TypeError`` unless every row matches ``IMAGES_SCHEMA`` (see :func:`image_row`)."""
     _check_rows(list(rows), IMAGES_SCHEMA, _NOT_NULL_IMAGES)
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from ufmclean.cli.main import main
 from ufmclean.ocr.fake import FakeOcrEngine
@@ -32,11 +31,6 @@ def ocr_double() -> FakeOcrEngine:
     """Reads "DOE, JOHN" where :data:`NAME_BOX` still has ink."""
     return FakeOcrEngine([(NAME_BOX, "DOE, JOHN")])
 
-
-@pytest.fixture()
-def fake_ocr(inject_ocr) -> FakeOcrEngine:
-    """Every engine the CLI asks for is the OCR double (no model is loaded)."""
-    return inject_ocr(ocr_double())
 
 
 def cli(*args: str | Path) -> int:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, cast
 
 import typer
 
-from ufmclean.pipeline.sanitize import SanitizeOptions
+from ufmclean.devices import Device
+from ufmclean.pipeline.sanitize import HeaderMode, SanitizeOptions
 from ufmclean.pipeline.scan import ScanOptions
 
 #: Flag defaults are the library's (declared once, in the options dataclasses); tests/test_options_once.py checks it.
@@ -29,20 +30,20 @@ def register(app: typer.Typer) -> None:
     """Add the ``sanitize`` subcommand to ``app``."""
 
     @app.command("sanitize")
-    def sanitize_cmd(  # noqa: PLR0913 - one option per flag
+    def sanitize_cmd(
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
         out: Annotated[str, typer.Option("--out", help="Run folder: tables, clean/ copies, report.html.")],
-        action: Annotated[Optional[str], typer.Option("--action", help="inpaint | mask | flag (report only).")] = None,  # noqa: UP045
-        policy_file: Annotated[Optional[Path], typer.Option("--policy", help="Policy TOML file (see docs).")] = None,  # noqa: UP045
-        rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
+        action: Annotated[str | None, typer.Option("--action", help="inpaint | mask | flag (report only).")] = None,
+        policy_file: Annotated[Path | None, typer.Option("--policy", help="Policy TOML file (see docs).")] = None,
+        rare_max_images: Annotated[int | None, typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,
         workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = _SAN.device,
-        engine: Annotated[Optional[str], typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else " + _SCAN.engine + ").")] = None,  # noqa: UP045
-        strategy: Annotated[Optional[str], typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else " + _SCAN.strategy + ").")] = None,  # noqa: UP045
-        markers: Annotated[Optional[bool], typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks (default: as the scan did).")] = None,  # noqa: UP045
-        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per resumable scan batch (default: the scan's, else " + str(_SCAN.batch_size) + ").")] = None,  # noqa: UP045
-        max_pixels: Annotated[Optional[int], typer.Option("--max-pixels", help="Refuse images declaring more values than this (default: the scan's).")] = None,  # noqa: UP045
-        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (default: the scan's).")] = None,  # noqa: UP045
+        engine: Annotated[str | None, typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else " + _SCAN.engine + ").")] = None,
+        strategy: Annotated[str | None, typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else " + _SCAN.strategy + ").")] = None,
+        markers: Annotated[bool | None, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks (default: as the scan did).")] = None,
+        batch_size: Annotated[int | None, typer.Option("--batch-size", help="Images per resumable scan batch (default: the scan's, else " + str(_SCAN.batch_size) + ").")] = None,
+        max_pixels: Annotated[int | None, typer.Option("--max-pixels", help="Refuse images declaring more values than this (default: the scan's).")] = None,
+        labels: Annotated[Path | None, typer.Option("--labels", help="CSV with columns relpath,label (default: the scan's).")] = None,
         rescan: Annotated[bool, typer.Option("--rescan", help="Accept a new scan when a scan setting given here differs from the run's scan.")] = False,
         show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = _SAN.show_text,
         rename_phi_paths: Annotated[bool, typer.Option(
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
                                             "consistent pseudonyms per run; default) or keep (no de-identification markers set).")] = _SAN.header,
         keep_metadata: Annotated[bool, typer.Option("--keep-metadata", help="Copy unchanged PNG/JPEG/TIFF byte for byte "
                                                     "(default: pixels only, no text chunks, EXIF, comments or trailing bytes).")] = _SAN.keep_metadata,
-        fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="Exit 4 when: rare, phi (text or PHI-looking paths) or any findings exist, or header: a clean/ DICOM keeps identifying tags.")] = None,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
                                                   help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
@@ -81,10 +82,10 @@ def register(app: typer.Typer) -> None:
             if fail_on is not None and fail_on not in choices:
                 raise UsageError(f"--fail-on must be one of {', '.join(choices)}, got {fail_on!r}")
             policy = load_policy(policy_file, action=action)
-            options = SanitizeOptions(device=device, engine=engine, show_text=show_text, max_pixels=max_pixels,
-                                      rename_phi_paths=rename_phi_paths, header=header,
+            options = SanitizeOptions(device=cast(Device, device), engine=engine, show_text=show_text, max_pixels=max_pixels,
+                                      rename_phi_paths=rename_phi_paths, header=cast(HeaderMode, header),
                                       keep_metadata=keep_metadata,
-                                      **({"batch_size": batch_size} if batch_size is not None else {}))
+                                      batch_size=batch_size if batch_size is not None else _SAN.batch_size)
             given = {"strategy": strategy, "markers": markers, "batch_size": batch_size,
                      "rare_max_images": rare_max_images}
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -41,14 +41,14 @@ def register(app: typer.Typer) -> None:
     """Add the ``scan`` subcommand to ``app``."""
 
     @app.command("scan")
-    def scan_cmd(  # noqa: PLR0913 - one option per flag
+    def scan_cmd(
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
         out: Annotated[str, typer.Option("--out", help="Run folder: images.parquet, findings.parquet, summary.json.")],
         workers: Annotated[int, typer.Option("--workers", help="Worker processes (one OCR model each).")] = 1,
         device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = _SCAN.device,
         rare_max_images: Annotated[int, typer.Option(
             "--rare-max-images", help="Rare = carried by at most K distinct images.")] = _SCAN.rare_max_images,
-        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (or path,label); relpath is relative to INPUT.")] = None,  # noqa: UP045
+        labels: Annotated[Path | None, typer.Option("--labels", help="CSV with columns relpath,label (or path,label); relpath is relative to INPUT.")] = None,
         engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = _SCAN.engine,
         strategy: Annotated[str, typer.Option("--strategy", help="OCR strategy: fast or full (slower).")] = _SCAN.strategy,
         markers: Annotated[bool, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks.")] = _SCAN.markers,
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         max_pixels: Annotated[int, typer.Option(
             "--max-pixels", help="Refuse images declaring more values (rows x cols x frames x samples) than this.")
         ] = _SCAN.max_pixels,
-        fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="Exit 4 when findings exist: rare, phi or any (for release checks).")] = None,
     ) -> None:
         """Find burned-in text, markers and overlays in INPUT, score their rarity, write the run tables.

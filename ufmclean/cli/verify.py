@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -51,7 +50,7 @@ def register(app: typer.Typer) -> None:
         original: Path = typer.Option(..., "--original", help="Original dataset folder (may hold canary.json)."),
         sanitized: Path = typer.Option(..., "--sanitized", help="Sanitize run folder (uses RUN/clean/ and findings.parquet)."),
         out: Path = typer.Option(..., "--out", help="Folder for verify.json, plots, Grad-CAM and verify.html."),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
+        labels: Path | None = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
         seeds: int = typer.Option(3, "--seeds", help="Number of probe seeds."),
         size: int = typer.Option(64, "--size", help="Probe input size (64/128/224)."),
         model: str = typer.Option("cnn", "--model", help="cnn | resnet18"),
@@ -60,7 +59,7 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (Adam)."),
         schedule: str = typer.Option("onecycle", "--schedule", help="onecycle (warm-up, cosine decay) | constant"),
         width: int = typer.Option(16, "--width", help="Channels of the small CNN's first layer."),
-        ood: Optional[Path] = typer.Option(None, "--ood", help="Out-of-distribution images for the black-box setting "
+        ood: Path | None = typer.Option(None, "--ood", help="Out-of-distribution images for the black-box setting "
                                            "(default: held-out images flipped upside down)."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold."),
         max_features: int = typer.Option(50, "--max-features", help="Score at most this many removed findings."),

@@ -75,7 +75,7 @@ def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str
     t0 = time.perf_counter()
     records = discover_inputs(src, rd.root, labels_csv=labels_csv)
     t_discover = time.perf_counter() - t0
-    rows, error_kinds = [], Counter()
+    rows, error_kinds = [], Counter[str]()
     for i, rec in enumerate(records):
         if rec.status == "ok":
             try:

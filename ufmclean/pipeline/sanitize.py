@@ -24,8 +24,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
+from ufmclean.devices import Device
 from ufmclean.errors import UsageError
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.policy import Policy, decide, summarize_decisions
@@ -34,7 +35,7 @@ from ufmclean.pipeline.sanitize_parts import SanitizeBatchResult, batch_key, fin
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.records import CleanResult, Decision, Finding, ImageRecord
 from ufmclean.redact.writeback import sanitize_image
-from ufmclean.run_dir import RunDir, open_run, read_part_rows, usable_sanitize_part
+from ufmclean.run_dir import RunDir, RunLike, open_run, read_part_rows, usable_sanitize_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
 from ufmclean.run_paths import plan_clean_paths, read_images, write_images
 from ufmclean.tables import read_findings_table, read_rows, row_to_finding, write_findings_table, write_rows
@@ -45,7 +46,8 @@ PHI_MODE = 0o600
 #: Columns this stage adds to ``images.parquet`` (readers of the base schema ignore them).
 #: ``header``: ``deidentified`` | ``kept-identifying`` | ``kept`` for DICOM in clean/, else null.
 SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note", "header")
-HEADER_MODES = ("deidentify", "keep")
+HeaderMode = Literal["deidentify", "keep"]
+HEADER_MODES: tuple[str, ...] = get_args(HeaderMode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ class SanitizeOptions:
     they are explicit scan settings too.
     """
 
-    device: str = "auto"
+    device: Device = "auto"
     engine: str | None = None
     batch_size: int = 16
     thumbnails: bool = True
@@ -69,7 +71,7 @@ class SanitizeOptions:
     rename_phi_paths: bool = False
     #: ``deidentify``: DICOM headers through the PS3.15 Basic Profile with the run's pseudonyms;
     #: ``keep``: headers kept as they are and no de-identification markers set.
-    header: str = "deidentify"
+    header: HeaderMode = "deidentify"
     #: Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only, no metadata or trailing bytes).
     keep_metadata: bool = False
 
@@ -115,7 +117,7 @@ def _key_for(run: RunDir, ids: Sequence[str], images: dict[str, dict[str, Any]],
 
 
 # ------------------------------------------------------------------------------------------- batch
-def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: str | Path, policy: Policy,
+def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: RunLike, policy: Policy,
                    options: SanitizeOptions, engine: OcrEngine | None = None) -> SanitizeBatchResult:
     """Sanitize the images ``image_ids`` of a scanned run; writes one resumable part file.
 
@@ -193,7 +195,7 @@ def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> S
             "n_held": counts["held"], "n_flagged": counts["flagged"], "n_errors": counts["error"], "cached": cached}
 
 
-def make_id_batches(run_dir: str | Path, *, batch_size: int) -> list[list[str]]:
+def make_id_batches(run_dir: RunLike, *, batch_size: int) -> list[list[str]]:
     """Image ids with status ``ok`` in ``RUN/images.parquet``, in relpath order, chunked."""
     rows = sorted((r for r in read_images(RunDir.of(run_dir)) if r["status"] == "ok"),
                   key=lambda r: r["relpath"])
@@ -227,14 +229,14 @@ def _unsanitized(row: dict[str, Any]) -> CleanResult:
     return CleanResult(row["image_id"], "skipped" if row["status"] == "skipped" else "error", row["error"] or "")
 
 
-def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeOptions) -> dict[str, Any]:
+def finalize_sanitize(run_dir: RunLike, *, policy: Policy, options: SanitizeOptions) -> dict[str, Any]:
     """Merge the batch parts into the run tables, update ``summary.json`` and build ``report.html``.
 
     Returns PHI-free counts: ``{"n_images", "by_clean_status", "decisions", "n_residual_failures",
     "report"}``.
     """
     run = RunDir.of(run_dir)
-    results, decisions = _merge(run, policy, options)
+    results, decided = _merge(run, policy, options)
     images = read_images(run)
     for row in images:
         result = results.get(row["image_id"]) or _unsanitized(row)
@@ -242,7 +244,7 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
                    header=result.header)
     findings = []
     for f in read_findings_table(run.findings_table):
-        decision = decisions.get(f.finding_id)
+        decision = decided.get(f.finding_id)
         findings.append(decision.applied_to(f) if decision
                         else f.with_(action="keep", reasons=("not-sanitized",), residual_ok=None))
     path_counts = write_images(run, images, schema=_images_schema())  # relpaths masked (see run_paths)

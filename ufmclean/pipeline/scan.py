@@ -28,7 +28,7 @@ from ufmclean.pipeline.scan_settings import record_scan_settings
 from ufmclean.pipeline.workers import map_batches
 from ufmclean.rarity import RarityOptions
 from ufmclean.records import Finding, ImageRecord, LoadedImage
-from ufmclean.run_dir import RunDir, check_run_dirs, open_run, usable_scan_part
+from ufmclean.run_dir import RunDir, RunLike, check_run_dirs, open_run, usable_scan_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def batch_key(records: Sequence[ImageRecord], options: ScanOptions) -> str:
     return hashlib.sha256(payload).hexdigest()[:24]
 
 
-def part_path(run_dir: str | Path, key: str) -> Path:
+def part_path(run_dir: RunLike, key: str) -> Path:
     """Where the part of batch ``key`` lives (see :class:`ufmclean.run_dir.RunDir`)."""
     return RunDir.of(run_dir).scan_part(key)
 
@@ -179,7 +179,7 @@ def _scan_one(record: ImageRecord, *, engine: OcrEngine, options: ScanOptions) -
 
 
 def scan_batch(
-    records: Sequence[ImageRecord], *, run_dir: str | Path, options: ScanOptions, engine: OcrEngine | None = None
+    records: Sequence[ImageRecord], *, run_dir: RunLike, options: ScanOptions, engine: OcrEngine | None = None
 ) -> ScanBatchResult:
     """Scan one batch of images into its resumable part (reused when it already exists).
 
@@ -228,7 +228,7 @@ def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached:
 
 
 def finalize_scan(
-    run_dir: str | Path,
+    run_dir: RunLike,
     *,
     records: Sequence[ImageRecord],
     options: ScanOptions,

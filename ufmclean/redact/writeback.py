@@ -161,7 +161,8 @@ def sanitize_image(
         else:
             pixels = outcome.new_raw is not None
             method = ("mask" if any(f.action == "mask" for f in out) else policy.action) if pixels else "overlay removal"
-            res = write_image(loaded, outcome.new_raw if pixels else loaded.raw, dest, method=method,
+            new_raw = outcome.new_raw if outcome.new_raw is not None else loaded.raw
+            res = write_image(loaded, new_raw, dest, method=method,
                               remove_overlays=outcome.remove_overlays, deid=deid, markers=deid is not None)
             row = row.with_(clean_status="written", clean_note="; ".join(res.notes), transfer_syntax_out=res.transfer_syntax_out)
         row = row.with_(header=_header_status(record, dest, row.clean_status, deid))

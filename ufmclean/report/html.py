@@ -110,7 +110,7 @@ def render_report(
     by_image: dict[str, list[Finding]] = {}
     for f in findings:
         by_image.setdefault(f.image_id, []).append(f)
-    cards = []
+    cards: list[dict[str, Any]] = []
     for img in images:
         # Relpaths are shown masked ([name]/[id]_chest.png): the run tables already are, rows given
         # directly may not be (masking a masked relpath changes nothing).
@@ -119,7 +119,7 @@ def render_report(
         fs = sorted(by_image.get(iid, []), key=lambda f: (f.frame, f.finding_id))
         before, after = thumbs.get(iid, (None, None))
         shown_frame = before.frame if before else 0
-        rows = []
+        rows: list[dict[str, Any]] = []
         for f in fs:
             rows.append({
                 "id": f.finding_id, "frame": f.frame, "kind": f.kind, "action": f.action, "reasons": list(f.reasons),
