@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_ENABLED := false
 export PREFECT_LOGGING_EXTRA_LOGGERS := ufmclean
 
-.PHONY: venv demo test test-fast clean-runs
+.PHONY: venv demo lint test test-fast clean-runs
 
 venv: $(STAMP)
 
@@ -35,7 +35,12 @@ demo: $(STAMP)
 serve: $(STAMP)
 	bash scripts/serve.sh
 
-test: $(STAMP)
+# ruff (pyflakes, pycodestyle, bugbear, pyupgrade ...) and mypy, configured in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

@@ -47,7 +47,6 @@ def sanitized_outputs(src: Path, out_dir: Path, deid) -> dict[str, Path]:
     Returns ``{"copied": path, "written": path}`` for those that could be written; raises
     ``LoadError`` when the input does not load (sanitize would give it an error row).
     """
-    import numpy as np
 
     from ufmclean.errors import UfmError
     from ufmclean.io import load_image
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         name = str(src.relative_to(REPO.parent) if REPO.parent in src.parents else src)[-60:]
         try:
             outs = sanitized_outputs(src, tmp / str(i), deid) if (tmp / str(i)).mkdir() is None else {}
-        except Exception as exc:  # noqa: BLE001 - a file sanitize would not write
+        except Exception as exc:
             print(f"{name:60s}  not written ({type(exc).__name__})")
             continue
         n_ok += 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ufmclean.records import BBox
-from ufmclean.redact.apply import RedactionRegion, redact_image, regions_for_image
+from ufmclean.redact.apply import redact_image, regions_for_image
 
 
 def _frame(size: int, n_text: int, seed: int) -> tuple[np.ndarray, list[BBox]]:

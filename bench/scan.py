@@ -178,7 +178,7 @@ def run_ufmclean(engine, root: Path, truth: dict, size: int, tally: Tally) -> No
 
     for rec in discover(root / "png"):
         loaded = load_image(rec)
-        found, wall, cpu = timed(lambda: text_findings(loaded, engine))
+        found, wall, cpu = timed(lambda loaded=loaded: text_findings(loaded, engine))
         boxes = [[f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1] for f in found]
         tally.add("ufmclean", size, truth[Path(rec.relpath).stem], boxes, wall, cpu)
 
@@ -206,7 +206,7 @@ def run_easyocr(reader, root: Path, truth: dict, size: int, tally: Tally) -> Non
 
     for png in sorted((root / "png").glob("*.png")):
         img = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
-        res, wall, cpu = timed(lambda: reader.readtext(img))
+        res, wall, cpu = timed(lambda img=img: reader.readtext(img))
         quads = [BBox.from_points(q) for q, _, _ in res]
         boxes = [[b.x0, b.y0, b.x1, b.y1] for b in quads]
         tally.add("easyocr", size, truth[png.stem], boxes, wall, cpu)
@@ -293,7 +293,7 @@ def sample_data_recall(engine, n: int) -> None:
     wall = cpu = 0.0
     files = sorted(recs)[:n]
     for rp in files:
-        found, w, c = timed(lambda: text_findings(load_image(recs[rp]), engine))
+        found, w, c = timed(lambda rp=rp: text_findings(load_image(recs[rp]), engine))
         wall, cpu = wall + w, cpu + c
         for it in (i for i in items if i["relpath"] == rp):
             frames = range(len({f.frame for f in found}) or 1) if it["frame"] == "all" else [it["frame"]]

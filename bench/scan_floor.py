@@ -86,7 +86,7 @@ def main() -> None:
         for i in range(args.n):
             img, items = make_items(args.size, args.seed + i)
             truth = [BBox(*it["box"]) for it in items]
-            keep = (lambda ln: any(ln.intersection(t) > 0 for t in truth)) if name == "oracle" else None
+            keep = (lambda ln, truth=truth: any(ln.intersection(t) > 0 for t in truth)) if name == "oracle" else None
             regions = instrumented_read(engine, img, clock, keep=keep)
             found += sum(is_found(t, [r.bbox for r in regions]) for t in truth)
             total += len(truth)

@@ -207,7 +207,7 @@ def print_table(rows: list, probes: list, *, ks: list, args: argparse.Namespace,
               f"{np.mean([p['acc_after'] for p in pk]):.3f}")
     for k in ks:
         pk = [p for p in probes if p["k"] == k]
-        sig = lambda key: sum(p[key][3] < args.alpha for p in pk)  # noqa: E731
+        sig = lambda key, pk=pk: sum(p[key][3] < args.alpha for p in pk)  # noqa: E731
         print(f"k={k}: control-calibrated (canary rank among {args.controls} control strings, p < {args.alpha}): "
               f"{sig('ctrl_before')} -> {sig('ctrl_after')}/{len(pk)}; max |acc diff| "
               f"{max(abs(p['acc_before'] - p['acc_after']) for p in pk):.3f}; grey-box class before "

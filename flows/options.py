@@ -9,6 +9,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ufmclean.devices import Device
+from ufmclean.pipeline.sanitize import HeaderMode, SanitizeOptions
 from ufmclean.pipeline.workers import threads_per_worker
 
 #: Environment variable naming the default task runner ("threads", "dask" or a scheduler address).
@@ -16,8 +18,10 @@ RUNNER_ENV = "UFMCLEAN_TASK_RUNNER"
 #: Environment variable giving the default number of workers (threads or Dask worker processes).
 WORKERS_ENV = "UFMCLEAN_WORKERS"
 
+# The choices and defaults are the library's (Device, HeaderMode, the options dataclasses); the engine,
+# strategy and action Literals are spelled here, and tests/test_options_once.py checks that they agree.
 Action = Literal["inpaint", "mask", "flag"]
-Device = Literal["auto", "cpu", "cuda"]
+_SAN = SanitizeOptions()
 
 
 class SanitizeSettings(BaseModel):
@@ -28,7 +32,7 @@ class SanitizeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy_file: Optional[str] = Field(None, description="Policy TOML file (see `ufmclean sanitize --show-policy`).")
-    device: Device = Field("auto", description="OCR device for the scan and the residual check.")
+    device: Device = Field(_SAN.device, description="OCR device for the scan and the residual check.")
     batch_size: Optional[int] = Field(None, ge=1, le=4096, description="Images per batch task (scan and sanitize); "
                                       "default: the run's scan's, else 16.")
     engine: Optional[Literal["ppocr", "easyocr"]] = Field(None, description="OCR engine for the scan and the residual "
@@ -38,13 +42,13 @@ class SanitizeSettings(BaseModel):
     strategy: Optional[Literal["fast", "full"]] = Field(None, description="Scan OCR strategy.")
     markers: Optional[bool] = Field(None, description="Detect non-text markers (stickers, rulers, pen marks).")
     residual_check: Optional[bool] = Field(None, description="Re-read each redacted region with OCR.")
-    show_text: bool = Field(False, description="Show recognised text unmasked in report.html (PHI; off by default).")
+    show_text: bool = Field(_SAN.show_text, description="Show recognised text unmasked in report.html (PHI; off by default).")
     labels_csv: Optional[str] = Field(None, description="CSV with relpath,label for the image table.")
-    rename_phi_paths: bool = Field(False, description="Write clean copies whose file or folder names look like PHI "
+    rename_phi_paths: bool = Field(_SAN.rename_phi_paths, description="Write clean copies whose file or folder names look like PHI "
                                    "under pseudonymous names (mapping in RUN/paths.parquet, 0600).")
-    header: Literal["deidentify", "keep"] = Field(
-        "deidentify", description="DICOM headers: deidentify (PS3.15 Basic Profile, run-consistent pseudonyms) or keep.")
-    keep_metadata: bool = Field(False, description="Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only).")
+    header: HeaderMode = Field(
+        _SAN.header, description="DICOM headers: deidentify (PS3.15 Basic Profile, run-consistent pseudonyms) or keep.")
+    keep_metadata: bool = Field(_SAN.keep_metadata, description="Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only).")
 
 
 class VerifySettings(BaseModel):

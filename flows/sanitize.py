@@ -28,27 +28,31 @@ from flows.artifacts import Progress, publish_sanitize
 from flows.options import Action, SanitizeSettings, make_task_runner, resolve_runner
 from ufmclean.pipeline import sanitize as sanitize_stage
 from ufmclean.pipeline import scan as scan_stage
+from ufmclean.pipeline.sanitize import SanitizeOptions
+from ufmclean.pipeline.sanitize_parts import SanitizeBatchResult
 from ufmclean.policy import Policy, load_policy
 from ufmclean.records import ImageRecord
 from ufmclean.run_paths import plan_clean_paths
-from ufmclean.run_dir import check_run_dirs, open_run, refuse_inputs_inside, usable_sanitize_part, usable_scan_part
+from ufmclean.run_dir import check_run_dirs, open_run, usable_sanitize_part, usable_scan_part
 
-#: Batch tasks: resumable across runs (no run id in the key), small JSON results, retried with backoff.
-BATCH_TASK = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json",
-                  retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2))
+def batch_task(name: str) -> Any:
+    """The decorator of a batch task: resumable across runs (no run id in the key), small JSON results,
+    retried with backoff."""
+    return task(name=name, cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json",
+                retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2))
 
 
 # ------------------------------------------------------------------------------------------- tasks
 @task(name="discover", cache_policy=NO_CACHE, persist_result=False)
-def discover_task(input_dir: str, labels_csv: Optional[str] = None) -> list[ImageRecord]:
-    """One record per file under ``input_dir`` with its content hash (``sha256``)."""
-    from ufmclean.io import discover
+def discover_task(input_dir: str, run_dir: str, labels_csv: Optional[str] = None) -> list[ImageRecord]:
+    """One record per file under ``input_dir`` with its content hash (``sha256``); none may resolve into the run folder."""
+    from ufmclean.pipeline.discover import discover_inputs
 
-    return discover(input_dir, labels_csv=labels_csv)
+    return discover_inputs(Path(input_dir), Path(run_dir), labels_csv=labels_csv)
 
 
-@task(name="scan-batch", **BATCH_TASK)
-def scan_batch_task(records: list[ImageRecord], run_dir: str, options: scan_stage.ScanOptions) -> dict[str, Any]:
+@batch_task("scan-batch")
+def scan_batch_task(records: list[ImageRecord], run_dir: str, options: scan_stage.ScanOptions) -> scan_stage.ScanBatchResult:
     """OCR, markers and overlays of one batch into ``RUN/.work/scan/<key>.parquet``; returns counts."""
     return scan_stage.scan_batch(records, run_dir=run_dir, options=options)
 
@@ -60,9 +64,9 @@ def finalize_scan_task(run_dir: str, records: list[ImageRecord], options: scan_s
     return scan_stage.finalize_scan(run_dir, records=records, options=options, timings=timings, labels_csv=labels_csv)
 
 
-@task(name="sanitize-batch", **BATCH_TASK)
+@batch_task("sanitize-batch")
 def sanitize_batch_task(image_ids: list[str], content_key: str, input_dir: str, run_dir: str, policy: Policy,
-                        options: sanitize_stage.SanitizeOptions) -> dict[str, Any]:
+                        options: sanitize_stage.SanitizeOptions) -> SanitizeBatchResult:
     """Decide, redact and check one batch into ``RUN/.work/sanitize/<key>.parquet`` and ``RUN/clean``.
 
     ``content_key`` hashes the members' ``(relpath, sha256)`` so that the task's cache key changes
@@ -88,17 +92,16 @@ def build_options(settings: SanitizeSettings, *, action: Optional[str], rare_max
     """
     from ufmclean.pipeline.scan_settings import sanitize_scan_options
 
-    policy = load_policy(settings.policy_file, action=action, rare_max_images=rare_max_images,
-                         residual_check=settings.residual_check)
+    policy = load_policy(settings.policy_file, action=action, residual_check=settings.residual_check)
     given = {k: v for k, v in (("strategy", settings.strategy), ("markers", settings.markers),
-                               ("batch_size", settings.batch_size)) if v is not None}
+                               ("batch_size", settings.batch_size), ("rare_max_images", rare_max_images))
+             if v is not None}
     options = sanitize_stage.SanitizeOptions(device=settings.device, engine=settings.engine,
                                              show_text=settings.show_text, max_pixels=settings.max_pixels,
                                              rename_phi_paths=settings.rename_phi_paths, header=settings.header,
                                              keep_metadata=settings.keep_metadata,
-                                             **({"batch_size": settings.batch_size} if settings.batch_size else {}))
-    scan_opts, labels, options = sanitize_scan_options(run, policy=policy,
-                                                       options=options, scan_options=given, rescan=settings.rescan,
+                                             batch_size=settings.batch_size or SanitizeOptions().batch_size)
+    scan_opts, labels, options = sanitize_scan_options(run, options=options, scan_options=given, rescan=settings.rescan,
                                                        labels_csv=settings.labels_csv)
     if settings.batch_size is None:  # batch tasks of both stages follow the scan's batch size
         options = replace(options, batch_size=scan_opts.batch_size)
@@ -150,11 +153,11 @@ def run_batches(runner: Any, batch_task: Any, batches: list[dict[str, Any]], *, 
     """
     logger = get_run_logger()
     t0 = time.perf_counter()
-    counts = {"n": len(batches), "from_cache": 0, "reused_parts": 0, "computed": 0, "failed": 0}
+    counts: dict[str, Any] = {"n": len(batches), "from_cache": 0, "reused_parts": 0, "computed": 0, "failed": 0}
     if not batches:
         progress.stage(stage, 1.0)
         return {**counts, "seconds": 0.0}
-    params = {k: [b[k] for b in batches] for k in batches[0]}
+    params: dict[str, Any] = {k: [b[k] for b in batches] for k in batches[0]}
     params.update({k: unmapped(v) for k, v in statics.items()})
     futures = list(runner.map(batch_task, parameters=params))
     index = {id(f): i for i, f in enumerate(futures)}
@@ -214,7 +217,8 @@ def sanitize(
     action : {"inpaint", "mask", "flag"}, optional
         Overrides the policy's action.
     rare_max_images : int, optional
-        K: features carried by at most K images are rare (overrides the policy).
+        K: features carried by at most K images are rare (a scan setting, like the CLI's
+        ``--rare-max-images``; default the run's scan's, else 5).
     options : SanitizeSettings
         Policy file, OCR device/strategy, batch size, report options.
     runner : str, optional
@@ -248,9 +252,8 @@ def _sanitize_locked(src: Path, run: Path, *, options: SanitizeSettings, action:
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    records = discover_task(str(src), labels_csv)
+    records = discover_task(str(src), str(run), labels_csv)
     timings["discover"] = time.perf_counter() - t0
-    refuse_inputs_inside((r.path for r in records if r.status != "error"), run)
     by_id = {r.image_id: r for r in records}
     scan_batches = scan_stage.make_batches(records, batch_size=scan_opts.batch_size)
     logger.info("discovered %d files (%d to scan in %d batches); runner %s x%d", len(records),

@@ -1,7 +1,6 @@
 """Prefect flow ``verify``: train the same probe on the original and the sanitised data, compare M scores.
 
-Wiring over :func:`ufmclean.verify.run.run_verify`, :func:`ufmclean.verify.gradcam.gradcam_for_run`
-and :func:`ufmclean.verify.report.write_report`, as ``ufmclean verify`` does. Training and Grad-CAM
+Wiring over :func:`ufmclean.pipeline.verify.verify_and_report`, as ``ufmclean verify`` does. Training and Grad-CAM
 run in one task (the trained probes stay in that process); the task returns paths and counts only.
 
 No postponed annotations (PEP 563 future import): it breaks pydantic parameters of served deployments.
@@ -42,20 +41,17 @@ def audit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
 @task(name="probe-before-after", cache_policy=NO_CACHE, persist_result=False)
 def verify_task(original: str, sanitized: str, out_dir: str, settings: VerifySettings) -> dict[str, Any]:
     """Train, score, draw Grad-CAM strips and write ``verify.json``/``verify.html``; returns a PHI-free summary."""
-    from ufmclean.verify.gradcam import gradcam_for_run
-    from ufmclean.verify.report import write_report
-    from ufmclean.verify.run import VerifyOptions, run_verify
+    from ufmclean.pipeline.verify import verify_and_report
+    from ufmclean.verify.run import VerifyOptions
 
     logger = get_run_logger()
     opts = VerifyOptions(**settings.model_dump())
-    doc, art = run_verify(original, sanitized, options=opts, progress=lambda msg: logger.info("%s", msg))
-    pngs = (gradcam_for_run(art, Path(out_dir) / "gradcam", model_name=opts.model, n_images=opts.gradcam_images)
-            if opts.gradcam_images > 0 else [])
-    paths = write_report(doc, out_dir, gradcam_pngs=pngs)
+    done = verify_and_report(original, sanitized, out_dir, options=opts, progress=lambda msg: logger.info("%s", msg))
+    doc, paths = done.doc, done.paths
     probe = {ph: {k: doc["probe"][ph][k] for k in ("accuracy", "auroc", "device")} for ph in ("before", "after")}
     verdict = {k: doc["verdict"][k] for k in ("status", "reason", "canary_detected_before", "canary_detected_after")}
     return {"verdict": verdict, "audit": audit_rows(doc),
-            "html": paths["html"], "json": paths["json"], "holds_phi": bool(pngs), "probe": probe, "n_seeds": opts.seeds,
+            "html": paths["html"], "json": paths["json"], "holds_phi": done.holds_phi, "probe": probe, "n_seeds": opts.seeds,
             "n_features": len(doc["summary"]), "wall_seconds": doc["wall_seconds"], "tests": list(TESTS),
             "rows": feature_rows(doc)}
 

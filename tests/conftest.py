@@ -4,6 +4,7 @@ Prefect's test home is isolated before anything imports prefect (flows tests use
 """
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -54,3 +55,14 @@ def sample_scan_run(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFact
     run = tmp_path_factory.mktemp("sample-scan") / "run"
     run_scan(sample_data_dir / "images", run, options=ScanOptions(device="cpu"))
     return run
+
+
+@pytest.fixture
+def inject_ocr():
+    """``inject_ocr(engine)`` makes every ``ufmclean.ocr.get_engine`` call return ``engine`` for the test
+    (through the public :func:`ufmclean.ocr.use_engine`); returns the engine."""
+    from ufmclean.ocr import use_engine
+
+    with contextlib.ExitStack() as stack:
+        yield lambda engine: stack.enter_context(use_engine(engine))
+

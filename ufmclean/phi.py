@@ -49,16 +49,7 @@ _NAME_CARET_RE = re.compile(r"^[A-Z][A-Z'-]*\^[A-Z][A-Z'^-]*$")
 
 # Words that appear burned into clinical images and are not names; a pair of these is not a name.
 CLINICAL_WORDS = frozenset(
-    """
-    AP PA LAT LATERAL PORTABLE SUPINE ERECT UPRIGHT PRONE DECUBITUS LEFT RIGHT L R CHEST ABDOMEN
-    PELVIS HEAD NECK SPINE KNEE HAND FOOT SHOULDER HIP ANKLE WRIST ELBOW VIEW INSP EXP INSPIRATION
-    EXPIRATION FRONTAL AXIAL CORONAL SAGITTAL CT MR MRI US XR CR DX DR PET NM MAMMO CC MLO SCOUT
-    TOPOGRAM SERIES IMAGE SLICE PHASE CONTRAST PRE POST DELAY ARTERIAL VENOUS WINDOW LEVEL WL WW
-    KV KVP MA MAS MM CM SEC HZ MHZ DB GAIN DEPTH FREQ FPS TIS TIB MI THI COLOR DOPPLER PW CW
-    PROBE TRANSDUCER GRID MARKER STANDING SITTING HORIZONTAL BEAM FILM SCREEN FLUORO STAT
-    HOSPITAL CLINIC RADIOLOGY DEPARTMENT ROOM UNIT WARD ICU ER ED OR TRAUMA EMERGENCY NORMAL
-    MALE FEMALE OTHER UNKNOWN AGE SEX DOB DATE TIME NAME ID MRN STUDY PATIENT REF DR MD
-    """.split()
+    ["AP", "PA", "LAT", "LATERAL", "PORTABLE", "SUPINE", "ERECT", "UPRIGHT", "PRONE", "DECUBITUS", "LEFT", "RIGHT", "L", "R", "CHEST", "ABDOMEN", "PELVIS", "HEAD", "NECK", "SPINE", "KNEE", "HAND", "FOOT", "SHOULDER", "HIP", "ANKLE", "WRIST", "ELBOW", "VIEW", "INSP", "EXP", "INSPIRATION", "EXPIRATION", "FRONTAL", "AXIAL", "CORONAL", "SAGITTAL", "CT", "MR", "MRI", "US", "XR", "CR", "DX", "DR", "PET", "NM", "MAMMO", "CC", "MLO", "SCOUT", "TOPOGRAM", "SERIES", "IMAGE", "SLICE", "PHASE", "CONTRAST", "PRE", "POST", "DELAY", "ARTERIAL", "VENOUS", "WINDOW", "LEVEL", "WL", "WW", "KV", "KVP", "MA", "MAS", "MM", "CM", "SEC", "HZ", "MHZ", "DB", "GAIN", "DEPTH", "FREQ", "FPS", "TIS", "TIB", "MI", "THI", "COLOR", "DOPPLER", "PW", "CW", "PROBE", "TRANSDUCER", "GRID", "MARKER", "STANDING", "SITTING", "HORIZONTAL", "BEAM", "FILM", "SCREEN", "FLUORO", "STAT", "HOSPITAL", "CLINIC", "RADIOLOGY", "DEPARTMENT", "ROOM", "UNIT", "WARD", "ICU", "ER", "ED", "OR", "TRAUMA", "EMERGENCY", "NORMAL", "MALE", "FEMALE", "OTHER", "UNKNOWN", "AGE", "SEX", "DOB", "DATE", "TIME", "NAME", "ID", "MRN", "STUDY", "PATIENT", "REF", "DR", "MD"]
 )
 
 
@@ -210,3 +201,19 @@ def phi_type(text: str, *, seeds: HeaderSeeds | None = None) -> str:
 def phi_types(texts: Iterable[str], *, seeds: HeaderSeeds | None = None) -> list[str]:
     """:func:`phi_type` over many strings of one image (same header seeds)."""
     return [phi_type(t, seeds=seeds) for t in texts]
+
+
+#: Spellings a ``phi_type`` may use for "no PHI".
+_NO_PHI = {"", "none", "no", "false", "0"}
+
+
+def phi_type_parts(phi_type: str) -> tuple[str, ...]:
+    """The type words of a ``phi_type`` value, lower case, in order: ``"header:name"`` -> ``("header", "name")``,
+    a path's ``"id,name"`` -> ``("id", "name")``, ``""`` (or ``"none"``) -> ``()``.
+
+    The one place a ``phi_type`` is split (the policy, the report's masking and the summaries use it):
+    any run of non-letters separates two words.
+    """
+    if phi_type.strip().lower() in _NO_PHI:
+        return ()
+    return tuple(t for t in re.split(r"[^a-z]+", phi_type.lower()) if t)

@@ -1,6 +1,7 @@
 """Policy: which findings to remove, flag or keep, and why.
 
-A :class:`Policy` comes from a TOML file (``[policy]`` table, see :data:`DEFAULT_POLICY_TOML`) plus
+A :class:`Policy` comes from a TOML file (``[policy]`` table, see :data:`DEFAULT_POLICY_TOML`, which is
+rendered from ``Policy()``'s defaults) plus
 CLI flags, and :func:`decide` maps every :class:`~ufmclean.records.Finding` to an action with reasons.
 The rules, in order (first match wins for the action, reasons accumulate):
 
@@ -10,7 +11,8 @@ The rules, in order (first match wins for the action, reasons accumulate):
 3. ``allowlist``: text fully matching an allow pattern is kept (suppresses PHI-regex false positives
    and rare-but-harmless clinical words).
 4. ``phi:<type>``: PHI-typed text (dates, IDs, names, ...) is removed whatever its frequency.
-5. ``rare``: text or markers whose document frequency is at most ``rare_max_images`` are removed.
+5. ``rare``: text or markers the scan marked ``is_rare`` are removed. K (``rare_max_images``) is a
+   scan setting applied once, in :func:`ufmclean.rarity.is_rare`; the policy never re-decides it.
 6. ``overlay``: DICOM overlay planes that carry text or marks are removed.
 7. ``common``: everything else is kept.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 import tomllib
 from collections import Counter
@@ -31,51 +34,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ufmclean.errors import UsageError
+from ufmclean.phi import phi_type_parts
 from ufmclean.records import Finding
 
 RemoveAction = Literal["flag", "inpaint", "mask"]
 
 #: PHI types the scan's typer may emit (``phi_type``); ``header`` marks a header-value match.
 KNOWN_PHI_TYPES = ("name", "date", "time", "id", "age", "address", "phone", "email", "header", "other")
-#: Spellings the typer may use for "no PHI".
-_NO_PHI = {"", "none", "no", "false", "0"}
 
-DEFAULT_POLICY_TOML = '''\
-# ufmclean sanitising policy. Every key is optional; unknown keys are an error.
-[policy]
-# What happens to findings that must go: "inpaint" (stroke-level OpenCV inpainting),
-# "mask" (box filled with the local background value) or "flag" (report only, nothing written).
-action = "inpaint"
-# A feature carried by at most this many images is rare and removed (unset: use the scan's is_rare).
-# rare_max_images = 1
-remove_rare_text = true
-remove_rare_markers = true
-# PHI-typed text is removed whatever its frequency; header matches are always removed.
-remove_phi = true
-phi_types = ["name", "date", "time", "id", "age", "address", "phone", "email", "header", "other"]
-# Overlay planes (DICOM 60xx) carrying text or marks are removed from the written file.
-remove_overlays = true
-# Text read with lower OCR confidence than this gets a "low-confidence" reason (still decided as usual).
-low_confidence = 0.4
-# Regular expressions (Python syntax, case-insensitive). allow: full match of the whole text keeps it.
-allow = ["PORTABLE", "SEMI[- ]?UPRIGHT", "UPRIGHT", "SUPINE", "ERECT", "PRONE", "AP", "PA",
-         "LAT(ERAL)?", "DECUB(ITUS)?", "INSP(IRATION)?", "EXP(IRATION)?"]
-# deny: a match anywhere in the text removes it.
-deny = []
-
-[redact]
-# Extra pixels around each box searched for strokes, and dilation of the stroke mask.
-box_margin = 2
-dilate_px = 2
-inpaint_radius = 3
-
-[check]
-# Re-OCR each redacted region (with this margin); text this similar (rapidfuzz 0-100) to what was
-# removed escalates inpaint -> mask, and then holds the image back for review.
-residual_check = true
-residual_margin = 6
-residual_similarity = 70
-'''
+#: Common clinical words kept even when rare (full match, case-insensitive): the default allow-list.
+DEFAULT_ALLOW = ("PORTABLE", "SEMI[- ]?UPRIGHT", "UPRIGHT", "SUPINE", "ERECT", "PRONE", "AP", "PA",
+                 "LAT(ERAL)?", "DECUB(ITUS)?", "INSP(IRATION)?", "EXP(IRATION)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +52,13 @@ class Policy:
     """Decision and redaction settings (immutable; build with :func:`load_policy`)."""
 
     action: RemoveAction = "inpaint"
-    rare_max_images: int | None = None
     remove_rare_text: bool = True
     remove_rare_markers: bool = True
     remove_phi: bool = True
     phi_types: tuple[str, ...] = KNOWN_PHI_TYPES
     remove_overlays: bool = True
     low_confidence: float = 0.4
-    allow: tuple[str, ...] = ()
+    allow: tuple[str, ...] = DEFAULT_ALLOW
     deny: tuple[str, ...] = ()
     box_margin: int = 2
     dilate_px: int = 2
@@ -102,11 +70,6 @@ class Policy:
     def __post_init__(self) -> None:
         if self.action not in ("flag", "inpaint", "mask"):
             raise UsageError(f"policy action must be flag, inpaint or mask, not {self.action!r}")
-        if self.rare_max_images is not None and (
-            isinstance(self.rare_max_images, bool) or not isinstance(self.rare_max_images, int)
-            or self.rare_max_images < 1
-        ):
-            raise UsageError("policy rare_max_images must be an integer >= 1 (or unset)")
         for name in ("box_margin", "dilate_px", "residual_margin"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
@@ -140,14 +103,84 @@ class Policy:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
 
 
+# The commented policy file: its values are filled in from ``Policy()``, so the dataclass is the one
+# source of the defaults and ``--show-policy`` always prints what a run without --policy uses.
+_POLICY_TOML_TEMPLATE = """\
+# ufmclean sanitising policy. Every key is optional; unknown keys are an error.
+[policy]
+# What happens to findings that must go: "inpaint" (stroke-level OpenCV inpainting),
+# "mask" (box filled with the local background value) or "flag" (report only, nothing written).
+action = {action}
+# Rare features (the scan's is_rare: carried by at most K images, K = --rare-max-images) are removed.
+remove_rare_text = {remove_rare_text}
+remove_rare_markers = {remove_rare_markers}
+# PHI-typed text is removed whatever its frequency; header matches are always removed.
+remove_phi = {remove_phi}
+phi_types = {phi_types}
+# Overlay planes (DICOM 60xx) carrying text or marks are removed from the written file.
+remove_overlays = {remove_overlays}
+# Text read with lower OCR confidence than this gets a "low-confidence" reason (still decided as usual).
+low_confidence = {low_confidence}
+# Regular expressions (Python syntax, case-insensitive). allow: full match of the whole text keeps it.
+allow = {allow}
+# deny: a match anywhere in the text removes it.
+deny = {deny}
+
+[redact]
+# Extra pixels around each box searched for strokes, and dilation of the stroke mask.
+box_margin = {box_margin}
+dilate_px = {dilate_px}
+inpaint_radius = {inpaint_radius}
+
+[check]
+# Re-OCR each redacted region (with this margin); text this similar (rapidfuzz 0-100) to what was
+# removed escalates inpaint -> mask, and then holds the image back for review.
+residual_check = {residual_check}
+residual_margin = {residual_margin}
+residual_similarity = {residual_similarity}
+"""
+
+
+def _toml_value(value: Any, indent: int) -> str:
+    """One TOML value: booleans, numbers (``70.0`` as ``70``), strings, lists of strings wrapped at 100 columns."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return json.dumps(value)
+    lines, line = [], "["
+    for i, item in enumerate(value):
+        piece = json.dumps(item) + (", " if i < len(value) - 1 else "")
+        if len(line) + len(piece) + indent > 100 and line != "[":
+            lines.append(line.rstrip())
+            line = " " * (indent + 1)
+        line += piece
+    return "\n".join([*lines, line + "]"])
+
+
+def policy_toml(policy: Policy) -> str:
+    """The commented policy file holding ``policy``'s values (``policy_toml(Policy())`` is the default file)."""
+    values = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy)}
+    return _POLICY_TOML_TEMPLATE.format(**{k: _toml_value(v, len(k) + 3) for k, v in values.items()})
+
+
+DEFAULT_POLICY_TOML = policy_toml(Policy())
+
+
 _SECTIONS = {
     "policy": (
-        "action", "rare_max_images", "remove_rare_text", "remove_rare_markers", "remove_phi", "phi_types",
+        "action", "remove_rare_text", "remove_rare_markers", "remove_phi", "phi_types",
         "remove_overlays", "low_confidence", "allow", "deny",
     ),
     "redact": ("box_margin", "dilate_px", "inpaint_radius"),
     "check": ("residual_check", "residual_margin", "residual_similarity"),
 }
+
+
+_K_NOT_POLICY = ("rare_max_images is not a policy setting: K is a scan setting (it sets is_rare in "
+                 "findings.parquet, which the policy reads); remove it from the policy file and pass "
+                 "--rare-max-images K (flow parameter rare_max_images)")
 
 
 def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
@@ -162,6 +195,8 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
         if not isinstance(table, Mapping):
             raise UsageError(f"policy file entry {section!r} must be a table")
         for key, value in table.items():
+            if key == "rare_max_images":
+                raise UsageError(_K_NOT_POLICY)
             if key not in _SECTIONS[section]:
                 raise UsageError(f"policy file has unknown key {key!r} in [{section}]; known: {list(_SECTIONS[section])}")
             values[key] = tuple(value) if isinstance(value, list) else value
@@ -175,14 +210,15 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
 
 
 def default_policy() -> Policy:
-    """The built-in policy (:data:`DEFAULT_POLICY_TOML`), usable by a hospital as it is."""
-    return policy_from_mapping(tomllib.loads(DEFAULT_POLICY_TOML))
+    """The built-in policy, ``Policy()`` (what :data:`DEFAULT_POLICY_TOML` says), usable by a hospital as it is."""
+    return Policy()
 
 
 def load_policy(path: str | Path | None = None, **overrides: Any) -> Policy:
     """Load a policy: the defaults, then the TOML file at ``path`` (if any), then ``overrides``.
 
-    ``overrides`` are CLI flags; ``None`` values mean "not given". Raises :class:`UsageError` when the
+    ``overrides`` are CLI flags; ``None`` values mean "not given". K is not among them: it is a scan
+    setting (see :func:`ufmclean.rarity.is_rare`). Raises :class:`UsageError` when the
     file is missing, is not TOML, or holds invalid settings.
     """
     policy = default_policy()
@@ -201,20 +237,14 @@ def load_policy(path: str | Path | None = None, **overrides: Any) -> Policy:
 
 
 def _phi_tokens(phi_type: str) -> list[str]:
-    """Split a scan ``phi_type`` such as ``"header:name"`` or ``"date,id"`` into known type tokens.
+    """The known PHI types of a scan ``phi_type`` (:func:`ufmclean.phi.phi_type_parts`).
 
-    A non-empty type with no known token (e.g. ``"dob"``) becomes ``"other"``: unknown PHI is still PHI.
+    A non-empty type with no known word (e.g. ``"dob"``) becomes ``"other"``: unknown PHI is still PHI.
     """
-    if phi_type.strip().lower() in _NO_PHI:
+    words = phi_type_parts(phi_type)
+    if not words:
         return []
-    words = [t for t in re.split(r"[^a-z]+", phi_type.lower()) if t]
     return [t for t in words if t in KNOWN_PHI_TYPES] or ["other"]
-
-
-def _rare(finding: Finding, policy: Policy) -> bool:
-    if policy.rare_max_images is None:
-        return finding.is_rare
-    return finding.doc_freq <= policy.rare_max_images
 
 
 @functools.lru_cache(maxsize=64)
@@ -249,13 +279,13 @@ def decide_one(finding: Finding, policy: Policy) -> Finding:
             if phi:
                 action = action or remove
                 reasons.extend(f"phi:{t}" for t in dict.fromkeys(phi))
-        if action != "keep" and _rare(finding, policy) and policy.remove_rare_text:
+        if action != "keep" and finding.is_rare and policy.remove_rare_text:
             action = action or remove
             reasons.append("rare")
         if finding.confidence < policy.low_confidence:
             reasons.append("low-confidence")
     elif finding.kind == "marker":
-        if _rare(finding, policy) and policy.remove_rare_markers:
+        if finding.is_rare and policy.remove_rare_markers:
             action, reasons = remove, ["rare"]
     else:
         raise ValueError(f"finding {finding.finding_id} has unknown kind {finding.kind!r}")

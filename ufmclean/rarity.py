@@ -144,6 +144,15 @@ def propagate_phi_types(findings: Sequence[Finding], *, min_share: float = 0.5) 
             for f in findings]
 
 
+def is_rare(doc_freq: int, *, rare_max_images: int) -> bool:
+    """Whether a key carried by ``doc_freq`` distinct images is rare: ``doc_freq <= K``.
+
+    The one place "what counts as rare" is decided; :func:`apply_rarity` stores the answer in
+    ``Finding.is_rare`` and every later stage (the policy, the report, ``--fail-on rare``) reads that.
+    """
+    return doc_freq <= rare_max_images
+
+
 def apply_rarity(
     findings: Sequence[Finding], *, n_images: int, options: RarityOptions
 ) -> tuple[list[Finding], dict[str, float]]:
@@ -160,7 +169,7 @@ def apply_rarity(
     for f in keyed:
         images_per_key[f.key].add(f.image_id)
     doc_freq = {k: len(v) for k, v in images_per_key.items()}
-    out = [f.with_(doc_freq=doc_freq[f.key], is_rare=doc_freq[f.key] <= options.rare_max_images)
+    out = [f.with_(doc_freq=doc_freq[f.key], is_rare=is_rare(doc_freq[f.key], rare_max_images=options.rare_max_images))
            for f in propagate_phi_types(keyed)]
     uniqueness: dict[str, float] = {}
     norm = math.log(n_images) if n_images > 1 else 1.0

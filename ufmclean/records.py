@@ -1,6 +1,7 @@
 """Typed records passed between ufmclean's stages.
 
-The pipeline is ``ImageRecord -> LoadedImage -> Finding -> (rarity) -> Decision -> CleanResult``.
+The pipeline is ``ImageRecord -> LoadedImage -> Finding -> (rarity) -> Decision -> CleanResult``
+(:class:`Decision` and :class:`CleanResult` are what the sanitize stage stores per finding and per image).
 Records are frozen dataclasses without I/O; stages return new records (``dataclasses.replace``)
 instead of mutating the ones they were given.
 
@@ -256,3 +257,52 @@ class WriteResult:
     sop_instance_uid_old: str | None = None
     sop_instance_uid_new: str | None = None
     notes: tuple[str, ...] = ()
+
+
+CleanStatus = Literal["written", "copied", "held", "flagged", "error", "skipped"]
+HeaderStatus = Literal["deidentified", "kept-identifying", "kept"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the sanitize stage did with one finding: the policy's action (escalated by the residual
+    check), its reasons, and whether the removed item is still legible (``residual_ok``; ``None``
+    when it was not checked). Holds no text."""
+
+    finding_id: str
+    image_id: str
+    action: Action
+    reasons: tuple[str, ...] = ()
+    residual_ok: bool | None = None
+
+    @classmethod
+    def of(cls, finding: Finding) -> Decision:
+        """The decision a decided (and redacted) finding carries."""
+        return cls(finding.finding_id, finding.image_id, finding.action, finding.reasons, finding.residual_ok)
+
+    def applied_to(self, finding: Finding) -> Finding:
+        """``finding`` with this decision's action, reasons and residual result."""
+        return finding.with_(action=self.action, reasons=self.reasons, residual_ok=self.residual_ok)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanResult:
+    """Outcome of sanitising one image (no text: statuses, counts and PHI-free notes).
+
+    ``clean_status``: ``written`` (pixels or overlays changed), ``copied`` (nothing to remove),
+    ``held`` (a removed item is still legible: not written), ``flagged`` (policy action ``flag``
+    found something: not written), ``error`` (load or write failed), ``skipped`` (the scan did not
+    read it). ``header`` is set for DICOM in ``clean/`` only.
+    """
+
+    image_id: str
+    clean_status: CleanStatus = "error"
+    clean_note: str = ""
+    n_redacted: int = 0
+    n_escalated: int = 0
+    transfer_syntax_out: str | None = None
+    header: HeaderStatus | None = None
+
+    def with_(self, **changes: Any) -> CleanResult:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)

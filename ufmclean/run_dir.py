@@ -32,7 +32,7 @@ from typing import Any
 
 from ufmclean.errors import UsageError
 
-__all__ = ["RunDir", "check_out_arg", "check_run_dirs", "open_run", "read_part_rows", "refuse_inputs_inside",
+__all__ = ["RunLike", "RunDir", "check_out_arg", "check_run_dirs", "open_run", "read_part_rows", "refuse_inputs_inside",
            "usable_sanitize_part", "usable_scan_part"]
 
 log = logging.getLogger(__name__)
@@ -251,3 +251,7 @@ def usable_sanitize_part(run: RunDir | str | os.PathLike[str], key: str, *, relp
         log.info("sanitize part %s lost some clean/ files; recomputing it", key)
         return None
     return rows
+
+
+#: What the stage functions accept as a run folder: a :class:`RunDir` or its path.
+RunLike = RunDir | str | os.PathLike[str]

@@ -30,6 +30,7 @@ from typing import Any
 
 from ufmclean.errors import UsageError
 from ufmclean.path_phi import mask_relpath, path_phi_types, pseudonymise_relpath
+from ufmclean.phi import phi_type_parts
 from ufmclean.run_dir import RunDir
 
 __all__ = ["PATHS_MODE", "clean_relpaths", "phi_path_counts", "plan_clean_paths", "read_images", "write_images"]
@@ -104,9 +105,9 @@ def write_images(run: RunDir | str | os.PathLike[str], rows: Sequence[dict[str, 
 
 def phi_path_counts(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """``{"n_phi_paths": files whose relpath looks like PHI, "by_path_phi_type": {type: files}}``."""
-    n, by = 0, {}
+    n, by = 0, dict[str, int]()
     for r in rows:
-        types = [t for t in str(r.get("path_phi") or "").split(",") if t]
+        types = phi_type_parts(str(r.get("path_phi") or ""))
         n += bool(types)
         for t in types:
             by[t] = by.get(t, 0) + 1

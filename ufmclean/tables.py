@@ -6,7 +6,7 @@ Both are written atomically; findings hold recognised text (PHI) and default to 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ufmclean.io.atomic import atomic_output
@@ -112,7 +112,7 @@ def _write(path: str | os.PathLike[str], rows: list[dict[str, Any]], schema: Any
         pq.write_table(table, tmp)
 
 
-def check_image_rows(rows: list[dict[str, Any]]) -> None:
+def check_image_rows(rows: Sequence[dict[str, Any]]) -> None:
     """Raise ``ValueError``/``TypeError`` unless every row matches ``IMAGES_SCHEMA`` (see :func:`image_row`)."""
     _check_rows(list(rows), IMAGES_SCHEMA, _NOT_NULL_IMAGES)
 
@@ -136,14 +136,18 @@ def write_findings_table(path: str | os.PathLike[str], findings: Iterable[Findin
     return len(rows)
 
 
-def _read(path: str | os.PathLike[str], schema: Any) -> list[dict[str, Any]]:
+def _read(path: str | os.PathLike[str], schema: Any, *, optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Rows in ``schema``'s column order; ``optional`` columns an older table lacks read as null."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     missing = set(schema.names) - set(table.column_names)
-    if missing:
+    if missing - set(optional):
         raise ValueError(f"{os.fspath(path)} lacks columns {sorted(missing)}; was it written by ufmclean?")
-    return table.select(schema.names).to_pylist()
+    rows = table.select([n for n in schema.names if n not in missing]).to_pylist()
+    for row in rows if missing else ():
+        row.update(dict.fromkeys(missing))
+    return rows
 
 
 def read_images_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -153,7 +157,7 @@ def read_images_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 def read_findings_table(path: str | os.PathLike[str]) -> list[Finding]:
     """Rows of ``findings.parquet`` as :class:`Finding` records (``descriptor`` empty)."""
-    return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA)]
+    return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA, optional=("view",))]  # view: since issue 17
 
 
 def read_rows(path: str | os.PathLike[str], *, image_ids: Iterable[str] | None = None,

@@ -23,16 +23,9 @@ def prefect_harness():
 
 
 @pytest.fixture
-def fake_ocr(monkeypatch) -> HashReader:
-    """Pre-load this process's engine cache (``ufmclean.ocr.get_engine``) with :class:`HashReader`."""
-    import ufmclean.ocr as ocr
-
-    reader = HashReader()
-    for device in ("auto", "cpu"):
-        for strategy in ("fast", "full"):
-            for name in ocr.ENGINES:
-                monkeypatch.setitem(ocr._ENGINES, (name, device, strategy), reader)
-    return reader
+def fake_ocr(inject_ocr) -> HashReader:
+    """Every ``ufmclean.ocr.get_engine`` call of this process returns a :class:`HashReader`."""
+    return inject_ocr(HashReader())
 
 
 @pytest.fixture

@@ -33,15 +33,8 @@ def phi_tree(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def planted_ocr(monkeypatch: pytest.MonkeyPatch) -> FakeOcrEngine:
-    import ufmclean.ocr as ocr
-
-    engine = FakeOcrEngine(PLANTED)
-    for device in ("auto", "cpu"):
-        for strategy in ("fast", "full"):
-            for name in ocr.ENGINES:
-                monkeypatch.setitem(ocr._ENGINES, (name, device, strategy), engine)
-    return engine
+def planted_ocr(inject_ocr) -> FakeOcrEngine:
+    return inject_ocr(FakeOcrEngine(PLANTED))
 
 
 def _published(flow_run_id) -> str:

@@ -4,9 +4,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
-import ufmclean.ocr
 from ufmclean.cli.main import main
 from ufmclean.ocr.fake import FakeOcrEngine
 from ufmclean.records import BBox
@@ -33,13 +31,6 @@ def ocr_double() -> FakeOcrEngine:
     """Reads "DOE, JOHN" where :data:`NAME_BOX` still has ink."""
     return FakeOcrEngine([(NAME_BOX, "DOE, JOHN")])
 
-
-@pytest.fixture()
-def fake_ocr(monkeypatch: pytest.MonkeyPatch) -> FakeOcrEngine:
-    """Every engine the CLI asks for is the OCR double (no model is loaded)."""
-    engine = ocr_double()
-    monkeypatch.setattr(ufmclean.ocr, "get_engine", lambda *a, **k: engine)
-    return engine
 
 
 def cli(*args: str | Path) -> int:

@@ -71,11 +71,10 @@ def test_loop_and_duplicates(scanned) -> None:
     assert not [r for r in rows if r.count("loop/") > 1], "the symlink loop was followed"
 
 
-def test_cli_says_partial(corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
-    import ufmclean.ocr
+def test_cli_says_partial(corpus, tmp_path: Path, inject_ocr, capfd) -> None:
     from ufmclean.cli.main import main
 
-    monkeypatch.setattr(ufmclean.ocr, "get_engine", lambda *a, **k: FakeOcrEngine())
+    inject_ocr(FakeOcrEngine())
     root, _ = corpus
     assert main(["scan", str(root), "--out", str(tmp_path / "run"), "--no-markers"]) == 3
     out = capfd.readouterr()

@@ -7,7 +7,6 @@ EXIF/COM/appended ZIP, TIFF text tags and trailing bytes.
 
 from __future__ import annotations
 
-import hashlib
 import stat
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import pydicom
 import pytest
 
 from tests.hardening.phi_files import STUDY_UID, leaks, phi_dicom, phi_jpeg, phi_png, phi_tiff
-from tests.hardening.run_helpers import fake_ocr, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import sanitize_cli
+from tests.io.io_factory import tree_digest
 from ufmclean.run_dir import RunDir
 
 UID1, UID2 = "1.2.826.0.1.3680043.8.498.1001", "1.2.826.0.1.3680043.8.498.1002"
@@ -46,9 +46,6 @@ def _run_leaks(run: Path) -> dict[str, list[str]]:
     return found
 
 
-def _tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture()
@@ -81,13 +78,13 @@ def test_clean_copy_holds_no_header_or_metadata_phi(inputs: Path, tmp_path: Path
     # the copied DICOM keeps its pixel data bytes
     assert c.PixelData == pydicom.dcmread(inputs / "d" / "copied.dcm").PixelData
     # a second run (resume after removing the tables' parts and clean/) writes identical bytes
-    first = _tree(run / "clean")
+    first = tree_digest(run / "clean")
     import shutil
 
     shutil.rmtree(run / "clean")
     shutil.rmtree(run / ".work" / "sanitize")
     assert sanitize_cli(inputs, run) == 0
-    assert _tree(run / "clean") == first
+    assert tree_digest(run / "clean") == first
 
 
 def test_header_keep_sets_no_markers_and_reports_the_count(inputs: Path, tmp_path: Path, fake_ocr, capsys) -> None:

@@ -20,9 +20,8 @@ BOXES = {"common": BBox(4, 4, 40, 12), "name": BBox(4, 40, 50, 48)}
 PLANTED = [(BOXES["common"], "PORTABLE"), (BOXES["name"], "DOE, JOHN")]
 
 # The child process: a slow planted-text OCR double (so the kill lands mid-run), then run_sanitize.
-CHILD = textwrap.dedent("""
+CHILD = textwrap.dedent(f"""
     import sys, time
-    import ufmclean.ocr
     from ufmclean.ocr.fake import FakeOcrEngine
     from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
     from ufmclean.pipeline.scan import ScanOptions
@@ -35,11 +34,10 @@ CHILD = textwrap.dedent("""
             return super().read(image)
 
     engine = Slow([(BBox(4, 4, 40, 12), "PORTABLE"), (BBox(4, 40, 50, 48), "DOE, JOHN")])
-    ufmclean.ocr.get_engine = lambda *a, **k: engine
     run_sanitize(sys.argv[1], sys.argv[2], policy=load_policy(), engine=engine,
-                 options=SanitizeOptions(device="cpu", batch_size=%d, thumbnails=False),
-                 scan_options=ScanOptions(device="cpu", batch_size=%d, markers=False))
-""" % (BATCH, BATCH))
+                 options=SanitizeOptions(device="cpu", batch_size={BATCH}, thumbnails=False),
+                 scan_options=ScanOptions(device="cpu", batch_size={BATCH}, markers=False))
+""")
 
 
 def _tree(root: Path) -> Path:

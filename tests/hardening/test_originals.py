@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 
-import ufmclean.ocr
 from tests.io.io_factory import tree_digest
 from ufmclean.cli.main import main
 from ufmclean.ocr.fake import FakeOcrEngine
@@ -34,10 +33,8 @@ def _dataset(root: Path, outside: Path) -> Path:
 
 
 @pytest.fixture()
-def fake_ocr(monkeypatch: pytest.MonkeyPatch) -> FakeOcrEngine:
-    engine = FakeOcrEngine([(NAME_BOX, "DOE, JOHN")])
-    monkeypatch.setattr(ufmclean.ocr, "get_engine", lambda *a, **k: engine)
-    return engine
+def fake_ocr(inject_ocr) -> FakeOcrEngine:
+    return inject_ocr(FakeOcrEngine([(NAME_BOX, "DOE, JOHN")]))
 
 
 def _inside(run: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.run_helpers import cli, fake_ocr, planted_tree, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import cli, planted_tree, sanitize_cli
 from tests.io.io_factory import tree_digest
 from ufmclean.io.atomic import atomic_write_bytes
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.hardening.run_helpers import cli, fake_ocr, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import cli, sanitize_cli
 from ufmclean.path_phi import pseudonym
 from ufmclean.run_dir import RunDir
 from ufmclean.run_paths import plan_clean_paths, read_images, write_images
@@ -57,7 +57,7 @@ def leaks(run: Path, *, names_under_clean: bool) -> list[str]:
     return found
 
 
-def test_phi_paths_are_flagged_masked_and_counted(tmp_path: Path, fake_ocr, capsys) -> None:  # noqa: F811
+def test_phi_paths_are_flagged_masked_and_counted(tmp_path: Path, fake_ocr, capsys) -> None:
     inp, run = phi_tree(tmp_path / "in"), tmp_path / "run"
     assert sanitize_cli(inp, run) in (0, 3)
     last = capsys.readouterr().err.strip().splitlines()[-1]
@@ -79,7 +79,7 @@ def test_phi_paths_are_flagged_masked_and_counted(tmp_path: Path, fake_ocr, caps
     assert leaks(run, names_under_clean=False) == []
 
 
-def test_fail_on_phi_trips_on_paths_for_scan_and_sanitize(tmp_path: Path, fake_ocr) -> None:  # noqa: F811
+def test_fail_on_phi_trips_on_paths_for_scan_and_sanitize(tmp_path: Path, fake_ocr) -> None:
     inp = tmp_path / "in"
     (inp / "ZQXWOMBAT_JANINE").mkdir(parents=True)
     cv2.imwrite(str(inp / "ZQXWOMBAT_JANINE" / "x.png"), np.full((64, 64), 50, np.uint8))  # no text at all
@@ -89,7 +89,7 @@ def test_fail_on_phi_trips_on_paths_for_scan_and_sanitize(tmp_path: Path, fake_o
     assert sanitize_cli(inp, tmp_path / "r4", "--fail-on", "phi") == 4
 
 
-def test_rename_phi_paths_writes_pseudonymous_copies(tmp_path: Path, fake_ocr) -> None:  # noqa: F811
+def test_rename_phi_paths_writes_pseudonymous_copies(tmp_path: Path, fake_ocr) -> None:
     inp, run = phi_tree(tmp_path / "in"), tmp_path / "run"
     assert sanitize_cli(inp, run, "--rename-phi-paths") in (0, 3)
     mapping = {r["relpath"]: r["clean_relpath"] for r in pq.read_table(run / "paths.parquet").to_pylist()}

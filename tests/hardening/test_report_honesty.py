@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import ufmclean.io.write
-from tests.hardening.run_helpers import NAMED, fake_ocr, planted_tree, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import NAMED, planted_tree, sanitize_cli
 from ufmclean.errors import WriteError
 from ufmclean.run_dir import RunDir
 

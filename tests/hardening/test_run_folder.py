@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.hardening.run_helpers import NAMED, fake_ocr, planted_tree, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import NAMED, planted_tree, sanitize_cli
 from tests.io.io_factory import tree_digest
 from ufmclean.run_dir import RunDir
 from ufmclean.run_manifest import manifest_entries

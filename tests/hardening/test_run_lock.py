@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.run_helpers import fake_ocr, planted_tree, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import planted_tree, sanitize_cli
 from tests.io.io_factory import tree_digest
 from ufmclean.run_dir import RunDir, open_run
 from ufmclean.run_lock import RunLockedError, hold_run_lock, lock_holder
@@ -59,7 +59,7 @@ def test_the_lock_is_free_again_after_a_run(tmp_path: Path, fake_ocr) -> None:
     assert sanitize_cli(inp, run) == 0
     assert not RunDir(run).lock.exists()
     with pytest.raises(ZeroDivisionError), open_run(inp, run):
-        1 / 0  # a run that fails still releases the folder
+        raise ZeroDivisionError  # a run that fails still releases the folder
     assert not RunDir(run).lock.exists()
     assert sanitize_cli(inp, run) == 0
 

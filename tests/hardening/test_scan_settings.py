@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.run_helpers import cli, fake_ocr, ocr_double, planted_tree, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import cli, ocr_double, planted_tree, sanitize_cli
 from tests.io.io_factory import tree_digest
 from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
 from ufmclean.pipeline.scan_settings import ScanSettingsConflict, recorded_scan_settings
@@ -25,7 +25,7 @@ def _parts(run: Path) -> dict[str, int]:
 
 
 @pytest.fixture()
-def scanned(tmp_path: Path, fake_ocr) -> tuple[Path, Path]:  # noqa: F811 - the fixture
+def scanned(tmp_path: Path, fake_ocr) -> tuple[Path, Path]:
     inp, run = planted_tree(tmp_path / "in"), tmp_path / "run"
     assert cli("scan", inp, "--out", run, "--device", "cpu", *SCAN_ARGS) == 0
     return inp, run

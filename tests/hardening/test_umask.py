@@ -4,11 +4,11 @@ import os
 import stat
 from pathlib import Path
 
-from tests.hardening.run_helpers import fake_ocr, planted_tree, sanitize_cli  # noqa: F401 - fixture
+from tests.hardening.run_helpers import planted_tree, sanitize_cli
 from ufmclean.io.atomic import atomic_write_bytes
 
 
-def test_sanitize_under_umask_077_leaves_nothing_group_or_other_readable(tmp_path: Path, fake_ocr) -> None:  # noqa: F811
+def test_sanitize_under_umask_077_leaves_nothing_group_or_other_readable(tmp_path: Path, fake_ocr) -> None:
     inp = planted_tree(tmp_path / "in")
     old = os.umask(0o077)
     try:

@@ -18,7 +18,7 @@ from ufmclean.io.strip import strip_jpeg, write_pixels_only
 SECRET = b"ZQXWOMBAT MRN48151623"
 
 
-def _jpeg(tmp_path, *, colour: bool = False, **save) -> "Path":  # noqa: F821
+def _jpeg(tmp_path, *, colour: bool = False, **save) -> Path:  # noqa: F821
     arr = cv2.GaussianBlur(gradient(48, 64), (5, 5), 0)
     img = Image.fromarray(np.dstack([arr, arr[::-1], arr[:, ::-1]]) if colour else arr)
     exif = Image.Exif()

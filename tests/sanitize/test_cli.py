@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from ufmclean.cli import report as report_cli
 from ufmclean.cli import sanitize as sanitize_cli
 
+from ufmclean.tables import write_findings_table
+
 from .test_report import PHI, _rows
 
 
@@ -36,7 +38,7 @@ def test_report_rebuild_masks_unless_show_text(tmp_path) -> None:
 
     images, findings = _rows()
     pq.write_table(pa.Table.from_pylist(images), tmp_path / "images.parquet")
-    pq.write_table(pa.Table.from_pylist(findings), tmp_path / "findings.parquet")
+    write_findings_table(tmp_path / "findings.parquet", findings)
     runner = CliRunner()
     res = runner.invoke(_app(), ["report", str(tmp_path)])
     assert res.exit_code == 0, res.output

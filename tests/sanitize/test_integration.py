@@ -6,7 +6,6 @@ per module; the tests then check the must-show properties of the issue.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import stat
@@ -18,6 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.io.io_factory import tree_digest
 from ufmclean.io import discover, load_image
 from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
 from ufmclean.policy import load_policy
@@ -36,14 +36,12 @@ def scan_stage():
     return pytest.importorskip("ufmclean.pipeline.scan", reason="the scan stage is not installed")
 
 
-def _tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
 
 
 def _sanitize(inp: Path, run: Path) -> dict:
-    before = _tree(inp)
+    before = tree_digest(inp)
     result = run_sanitize(inp, run, policy=load_policy(), options=SanitizeOptions(device="cpu"))
-    assert _tree(inp) == before, "the input tree changed"
+    assert tree_digest(inp) == before, "the input tree changed"
     images = {r["relpath"]: r for r in pq.read_table(run / "images.parquet").to_pylist()}
     findings = pq.read_table(run / "findings.parquet").to_pylist()
     return {"inp": inp, "run": run, "result": result, "images": images, "findings": findings}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import stat
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.io.io_factory import tree_digest
 from ufmclean.io import discover
 from ufmclean.policy import load_policy
 from ufmclean.records import BBox, Finding
@@ -23,9 +23,6 @@ TEXT = "AB 1234"
 BOX = (10, 10, 114, 38)
 
 
-def _tree_hash(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -54,7 +51,7 @@ def scanned(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_batch_and_finalize(scanned: tuple[Path, Path]) -> None:
     inp, run = scanned
-    before = _tree_hash(inp)
+    before = tree_digest(inp)
     policy, options = load_policy(), SanitizeOptions(batch_size=2)
     reader = ContrastReader(TEXT)
     results = [sanitize_batch(ids, input_dir=inp, run_dir=run, policy=policy, options=options, engine=reader)
@@ -63,7 +60,7 @@ def test_batch_and_finalize(scanned: tuple[Path, Path]) -> None:
     assert TEXT not in repr(results)
     out = finalize_sanitize(run, policy=policy, options=options)
     assert out["by_clean_status"] == {"written": 1, "copied": 1, "held": 1}
-    assert _tree_hash(inp) == before  # input tree byte-identical
+    assert tree_digest(inp) == before  # input tree byte-identical
 
     # unchanged image: same pixels (re-encoded without metadata, see tests/io/test_strip.py); held image not written
     np.testing.assert_array_equal(cv2.imread(str(run / "clean/sub/b.png"), cv2.IMREAD_UNCHANGED),
@@ -113,7 +110,7 @@ def test_unexpected_error_is_a_row_not_a_crash(scanned: tuple[Path, Path]) -> No
     bad = Finding(finding_id="x", image_id=rec.image_id, relpath=rec.relpath, frame=5, kind="text",
                   bbox=BBox(1, 1, 5, 5), text="SECRET", action="inpaint")
     row, out = sanitize_image(rec, [bad], clean_root=run / "clean", policy=load_policy(), engine=None)
-    assert row["clean_status"] == "error" and "internal error" in row["clean_note"] and "SECRET" not in row["clean_note"]
+    assert row.clean_status == "error" and "internal error" in row.clean_note and "SECRET" not in row.clean_note
     assert not (run / "clean" / "a.png").exists() and out == [bad]
 
 

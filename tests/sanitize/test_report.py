@@ -12,8 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ufmclean.errors import UsageError
+from ufmclean.records import BBox, Finding
 from ufmclean.report import build_report, make_thumbnail, mask_text, render_report
 from ufmclean.report.thumbs import save_thumbnails
+from ufmclean.tables import finding_row
 
 PHI = ["DAVIDSON DOUGLAS", "06.16.1976", "00079241539"]
 
@@ -55,7 +57,16 @@ def _rows():
          "text": "PORTABLE", "phi_type": "", "action": "keep", "reasons": ["common"], "doc_freq": 40,
          "is_rare": False, "residual_ok": None, "confidence": 0.95},
     ]
-    return images, findings
+    return images, [_finding(f) for f in findings]
+
+
+def _finding(row: dict) -> Finding:
+    """A Finding from a findings.parquet-shaped dict (relpath and key are not shown by the report)."""
+    return Finding(finding_id=row["finding_id"], image_id=row["image_id"], relpath="", frame=row["frame"],
+                   kind=row["kind"], bbox=BBox(row["x0"], row["y0"], row["x1"], row["y1"]), text=row["text"],
+                   confidence=row["confidence"], doc_freq=row["doc_freq"], is_rare=row["is_rare"],
+                   phi_type=row["phi_type"], action=row["action"], reasons=tuple(row["reasons"]),
+                   residual_ok=row["residual_ok"], view=row.get("view", ""))
 
 
 def test_mask_text() -> None:
@@ -88,7 +99,9 @@ def test_build_report_writes_0600(tmp_path) -> None:
     with pytest.raises(UsageError):
         build_report(tmp_path)
     pq.write_table(pa.Table.from_pylist(images), tmp_path / "images.parquet")
-    pq.write_table(pa.Table.from_pylist(findings), tmp_path / "findings.parquet")
+    # a findings table from before the view column existed still builds a report
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in finding_row(f).items() if k != "view"} for f in findings]),
+                   tmp_path / "findings.parquet")
     (tmp_path / "summary.json").write_text(json.dumps({"settings": {"action": "inpaint"}}))
     t = make_thumbnail(np.full((40, 40, 3), 128, np.uint8))
     save_thumbnails(tmp_path / ".work" / "thumbs", "i1", t, t)
@@ -119,13 +132,13 @@ def test_report_shows_the_view_each_finding_was_read_in() -> None:
     import re
 
     images, findings = _rows()
-    findings[1] = {**findings[1], "view": "range"}  # read only once the stale window was set aside
-    findings[0] = {**findings[0], "view": "display"}
+    findings[1] = findings[1].with_(view="range")  # read only once the stale window was set aside
+    findings[0] = findings[0].with_(view="display")
     html = render_report(images, findings)
     cells = dict(re.findall(r"<td><code>([^<]*)</code></td><td>([a-z]*)</td>", html))
     assert cells["[name, 16 chars]"] == "display"
     assert cells["[date, 15 chars]"] == "range"
     # tables written before views existed carry no column: text read in the display, others blank
-    older = [{k: v for k, v in f.items() if k != "view"} for f in _rows()[1]]
+    older = _rows()[1]  # view ""
     cells = dict(re.findall(r"<td><code>([^<]*)</code></td><td>([a-z]*)</td>", render_report(images, older)))
     assert cells["[date, 15 chars]"] == "display"

@@ -7,7 +7,6 @@ outside the redacted regions unchanged, input tree byte-identical.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pydicom
 import pytest
 
+from tests.io.io_factory import tree_digest
 from ufmclean.io import discover, load_image
 from ufmclean.pipeline.sanitize import SanitizeOptions, finalize_sanitize, make_id_batches, sanitize_batch
 from ufmclean.policy import load_policy
@@ -42,8 +42,6 @@ class _Blind:
         return []
 
 
-def _tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +66,7 @@ def run(sample_data_dir: Path, tmp_path_factory) -> dict:
     run_dir.mkdir()
     write_images_table(run_dir / "images.parquet", [image_row(r) for r in records])
     write_findings_table(run_dir / "findings.parquet", findings)
-    before = _tree(inp)
+    before = tree_digest(inp)
     policy, options = load_policy(), SanitizeOptions(batch_size=8)
     for batch in make_id_batches(run_dir, batch_size=8):
         sanitize_batch(batch, input_dir=inp, run_dir=run_dir, policy=policy, options=options, engine=_Blind())
@@ -90,7 +88,7 @@ def _outside(shape, boxes, pad=6) -> np.ndarray:
 
 def test_statuses_and_input_untouched(run: dict) -> None:
     assert run["out"]["by_clean_status"] == {"written": 4, "copied": 1}
-    assert _tree(run["inp"]) == run["before"]
+    assert tree_digest(run["inp"]) == run["before"]
     # only common items: the same pixels (re-encoded without metadata)
     rel = "pneumonia/pneumonia_000.png"
     src, dst = _pair(run, rel)

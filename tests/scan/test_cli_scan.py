@@ -4,17 +4,14 @@ from pathlib import Path
 
 import pytest
 
-import ufmclean.ocr
 from ufmclean.cli.main import main
 from ufmclean.ocr.fake import FakeOcrEngine
 from tests.scan.test_pipeline_scan import COMMON_BOX, NAME_BOX, _tree
 
 
 @pytest.fixture()
-def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeOcrEngine:
-    engine = FakeOcrEngine([(COMMON_BOX, "PORTABLE"), (NAME_BOX, "DOE, JOHN")])
-    monkeypatch.setattr(ufmclean.ocr, "get_engine", lambda *a, **k: engine)
-    return engine
+def fake_engine(inject_ocr) -> FakeOcrEngine:
+    return inject_ocr(FakeOcrEngine([(COMMON_BOX, "PORTABLE"), (NAME_BOX, "DOE, JOHN")]))
 
 
 def _scan(tmp_path: Path, *extra: str, broken: bool = True) -> int:
@@ -42,9 +39,8 @@ def test_fail_on_matches_exit_4(tmp_path: Path, fake_engine, fail_on: str, code:
     assert _scan(tmp_path, "--fail-on", fail_on) == code
 
 
-def test_fail_on_without_matches_keeps_the_normal_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = FakeOcrEngine([(COMMON_BOX, "PORTABLE")])
-    monkeypatch.setattr(ufmclean.ocr, "get_engine", lambda *a, **k: engine)
+def test_fail_on_without_matches_keeps_the_normal_code(tmp_path: Path, inject_ocr) -> None:
+    inject_ocr(FakeOcrEngine([(COMMON_BOX, "PORTABLE")]))
     assert _scan(tmp_path, "--fail-on", "any", broken=False) == 0
 
 

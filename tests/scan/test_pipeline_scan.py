@@ -1,6 +1,5 @@
 """Scan pipeline on a small PNG tree with a planted-text OCR double: tables, rarity, resume, errors."""
 
-import hashlib
 import json
 import stat
 from pathlib import Path
@@ -10,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.io.io_factory import tree_digest
 from ufmclean.errors import UsageError
 from ufmclean.io import discover
 from ufmclean.ocr.fake import FakeOcrEngine
@@ -44,9 +44,6 @@ def _engine() -> FakeOcrEngine:
     return FakeOcrEngine([(COMMON_BOX, "PORTABLE"), (NAME_BOX, "DOE, JOHN")])
 
 
-def _tree_hash(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
-            if p.is_file()}
 
 
 OPTS = ScanOptions(rare_max_images=2, markers=False, batch_size=3)
@@ -55,10 +52,10 @@ OPTS = ScanOptions(rare_max_images=2, markers=False, batch_size=3)
 @pytest.fixture()
 def scanned(tmp_path: Path):
     inp = _tree(tmp_path)
-    before = _tree_hash(inp)
+    before = tree_digest(inp)
     engine = _engine()
     summary = run_scan(inp, tmp_path / "run", options=OPTS, engine=engine)
-    assert _tree_hash(inp) == before, "the input tree was written to"
+    assert tree_digest(inp) == before, "the input tree was written to"
     return inp, tmp_path / "run", summary, engine
 
 

@@ -1,6 +1,5 @@
 """Dataset listing, labels CSV, stratified seeded split, reading to probe arrays."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,7 +53,7 @@ def test_load_probe_data_records_unreadable_files(tiny_dataset):
     items = data.list_items(tiny_dataset)
     d = data.load_probe_data(tiny_dataset, items, size=16)
     assert d.images.shape == (24, 16, 16) and d.images.dtype == np.float32
-    assert 0.0 <= d.images.min() and d.images.max() <= 1.0
+    assert d.images.min() >= 0.0 and d.images.max() <= 1.0
     assert list(d.errors) == ["dark/broken.png"] and "not an image" in d.errors["dark/broken.png"]
     assert d.classes == ("bright", "dark") and set(d.labels.tolist()) == {0, 1}
     assert (d.shapes == 32).all()

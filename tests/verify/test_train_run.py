@@ -1,7 +1,6 @@
 """Probe training determinism, metrics, and the verify CLI end to end on a tiny synthetic run."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,12 +16,12 @@ def register(app: typer.Typer) -> None:
     def canary_cmd(
         input_dir: Path = typer.Argument(..., help="Dataset folder (never modified)."),
         out: Path = typer.Option(..., "--out", help="New folder for the canaried copy (hard links + stamped files)."),
-        text: Optional[str] = typer.Option(None, "--text", help="Canary text to stamp (synthetic, e.g. a fake name)."),
-        patch: Optional[Path] = typer.Option(None, "--patch", help="Grey PNG to stamp instead of text (non-zero = drawn)."),
+        text: str | None = typer.Option(None, "--text", help="Canary text to stamp (synthetic, e.g. a fake name)."),
+        patch: Path | None = typer.Option(None, "--patch", help="Grey PNG to stamp instead of text (non-zero = drawn)."),
         k: int = typer.Option(1, "--k", help="Number of training images to stamp."),
-        label: Optional[str] = typer.Option(None, "--class", help="Stamp only images of this class."),
+        label: str | None = typer.Option(None, "--class", help="Stamp only images of this class."),
         seed: int = typer.Option(0, "--seed", help="Seed choosing the images."),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
+        labels: Path | None = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
         x: float = typer.Option(0.12, "--x", help="Left edge as a fraction of the width."),
         y: float = typer.Option(0.12, "--y", help="Top edge as a fraction of the height."),
         height: float = typer.Option(0.07, "--height", help="Text height as a fraction of the image height."),

@@ -1,9 +1,9 @@
-"""``ufmclean discover INPUT --out RUN``: inventory a dataset (wiring over :func:`ufmclean.io.inventory.run_discover`)."""
+"""``ufmclean discover INPUT --out RUN``: inventory a dataset (wiring over :func:`ufmclean.pipeline.discover.run_discover`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     def discover_cmd(
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
         out: Annotated[str, typer.Option("--out", help="Run folder for images.parquet and summary.json.")],
-        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label.")] = None,  # noqa: UP045
+        labels: Annotated[Path | None, typer.Option("--labels", help="CSV with columns relpath,label.")] = None,
         max_pixels: Annotated[
             int, typer.Option("--max-pixels", help="Refuse images with more values than this.")
         ] = DEFAULT_MAX_PIXELS,
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import Progress
 
         from ufmclean.errors import UsageError
-        from ufmclean.io.inventory import run_discover
+        from ufmclean.pipeline.discover import run_discover
         from ufmclean.run_dir import RunDir, check_out_arg
 
         console = Console(stderr=True)

@@ -4,9 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, cast
 
 import typer
+
+from ufmclean.devices import Device
+from ufmclean.pipeline.sanitize import HeaderMode, SanitizeOptions
+from ufmclean.pipeline.scan import ScanOptions
+
+#: Flag defaults are the library's (declared once, in the options dataclasses); tests/test_options_once.py checks it.
+_SAN, _SCAN = SanitizeOptions(), ScanOptions()
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 
@@ -23,31 +30,31 @@ def register(app: typer.Typer) -> None:
     """Add the ``sanitize`` subcommand to ``app``."""
 
     @app.command("sanitize")
-    def sanitize_cmd(  # noqa: PLR0913 - one option per flag
+    def sanitize_cmd(
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
         out: Annotated[str, typer.Option("--out", help="Run folder: tables, clean/ copies, report.html.")],
-        action: Annotated[Optional[str], typer.Option("--action", help="inpaint | mask | flag (report only).")] = None,  # noqa: UP045
-        policy_file: Annotated[Optional[Path], typer.Option("--policy", help="Policy TOML file (see docs).")] = None,  # noqa: UP045
-        rare_max_images: Annotated[Optional[int], typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,  # noqa: UP045
-        workers: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        action: Annotated[str | None, typer.Option("--action", help="inpaint | mask | flag (report only).")] = None,
+        policy_file: Annotated[Path | None, typer.Option("--policy", help="Policy TOML file (see docs).")] = None,
+        rare_max_images: Annotated[int | None, typer.Option("--rare-max-images", help="Rare = carried by at most K images.")] = None,
+        workers: Annotated[int | None, typer.Option(
             "--workers", help="Worker processes, one OCR model each (default: $UFMCLEAN_WORKERS, else one per CPU core).")] = None,
-        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
-        engine: Annotated[Optional[str], typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else ppocr).")] = None,  # noqa: UP045
-        strategy: Annotated[Optional[str], typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else fast).")] = None,  # noqa: UP045
-        markers: Annotated[Optional[bool], typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks (default: as the scan did).")] = None,  # noqa: UP045
-        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per resumable scan batch (default: the scan's, else 16).")] = None,  # noqa: UP045
-        max_pixels: Annotated[Optional[int], typer.Option("--max-pixels", help="Refuse images declaring more values than this (default: the scan's).")] = None,  # noqa: UP045
-        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (default: the scan's).")] = None,  # noqa: UP045
+        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = _SAN.device,
+        engine: Annotated[str | None, typer.Option("--engine", help="OCR engine: ppocr or easyocr (default: the scan's, else " + _SCAN.engine + ").")] = None,
+        strategy: Annotated[str | None, typer.Option("--strategy", help="OCR strategy: fast or full (default: the scan's, else " + _SCAN.strategy + ").")] = None,
+        markers: Annotated[bool | None, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks (default: as the scan did).")] = None,
+        batch_size: Annotated[int | None, typer.Option("--batch-size", help="Images per resumable scan batch (default: the scan's, else " + str(_SCAN.batch_size) + ").")] = None,
+        max_pixels: Annotated[int | None, typer.Option("--max-pixels", help="Refuse images declaring more values than this (default: the scan's).")] = None,
+        labels: Annotated[Path | None, typer.Option("--labels", help="CSV with columns relpath,label (default: the scan's).")] = None,
         rescan: Annotated[bool, typer.Option("--rescan", help="Accept a new scan when a scan setting given here differs from the run's scan.")] = False,
-        show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = False,
+        show_text: Annotated[bool, typer.Option("--show-text", help="Show recognised text unmasked in report.html (PHI).")] = _SAN.show_text,
         rename_phi_paths: Annotated[bool, typer.Option(
             "--rename-phi-paths", help="Write copies whose file/folder names look like PHI under pseudonymous names "
-            "(name-3f2a9c01/...); the mapping stays in RUN/paths.parquet (0600).")] = False,
+            "(name-3f2a9c01/...); the mapping stays in RUN/paths.parquet (0600).")] = _SAN.rename_phi_paths,
         header: Annotated[str, typer.Option("--header", help="DICOM headers: deidentify (PS3.15 Basic Profile, "
-                                            "consistent pseudonyms per run; default) or keep (no de-identification markers set).")] = "deidentify",
+                                            "consistent pseudonyms per run; default) or keep (no de-identification markers set).")] = _SAN.header,
         keep_metadata: Annotated[bool, typer.Option("--keep-metadata", help="Copy unchanged PNG/JPEG/TIFF byte for byte "
-                                                    "(default: pixels only, no text chunks, EXIF, comments or trailing bytes).")] = False,
-        fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
+                                                    "(default: pixels only, no text chunks, EXIF, comments or trailing bytes).")] = _SAN.keep_metadata,
+        fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="Exit 4 when: rare, phi (text or PHI-looking paths) or any findings exist, or header: a clean/ DICOM keeps identifying tags.")] = None,
         show_policy: Annotated[bool, typer.Option("--show-policy", is_eager=True, callback=_print_default_policy,
                                                   help="Print the default policy TOML (a starting point for --policy) and exit.")] = False,
@@ -63,7 +70,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ufmclean.errors import UsageError
-        from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
+        from ufmclean.pipeline.sanitize import run_sanitize
         from ufmclean.policy import load_policy
         from ufmclean.cli.scan import FAIL_ON, fail_on_matches, phi_paths_note
 
@@ -78,12 +85,13 @@ def register(app: typer.Typer) -> None:
             run_dir = check_out_arg(out)
             if fail_on is not None and fail_on not in choices:
                 raise UsageError(f"--fail-on must be one of {', '.join(choices)}, got {fail_on!r}")
-            policy = load_policy(policy_file, action=action, rare_max_images=rare_max_images)
-            options = SanitizeOptions(device=device, engine=engine, show_text=show_text, max_pixels=max_pixels,
-                                      rename_phi_paths=rename_phi_paths, header=header,
+            policy = load_policy(policy_file, action=action)
+            options = SanitizeOptions(device=cast(Device, device), engine=engine, show_text=show_text, max_pixels=max_pixels,
+                                      rename_phi_paths=rename_phi_paths, header=cast(HeaderMode, header),
                                       keep_metadata=keep_metadata,
-                                      **({"batch_size": batch_size} if batch_size is not None else {}))
-            given = {"strategy": strategy, "markers": markers, "batch_size": batch_size}
+                                      batch_size=batch_size if batch_size is not None else _SAN.batch_size)
+            given = {"strategy": strategy, "markers": markers, "batch_size": batch_size,
+                     "rare_max_images": rare_max_images}
             done = lambda r: console.print(f"batch: {r['n_images']} images{' (cached)' if r['cached'] else ''}")  # noqa: E731
             result = run_sanitize(input_dir, run_dir, policy=policy, options=options, workers=workers, progress=done,
                                   scan_options={k: v for k, v in given.items() if v is not None}, rescan=rescan,

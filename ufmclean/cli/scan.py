@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ufmclean.io.load import DEFAULT_MAX_PIXELS
-from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES
+from ufmclean.pipeline.scan import ScanOptions
+
+#: Flag defaults are the library's (declared once, in ScanOptions); tests/test_options_once.py checks it.
+_SCAN = ScanOptions()
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 FAIL_ON = ("rare", "phi", "any")
@@ -39,23 +41,23 @@ def register(app: typer.Typer) -> None:
     """Add the ``scan`` subcommand to ``app``."""
 
     @app.command("scan")
-    def scan_cmd(  # noqa: PLR0913 - one option per flag
+    def scan_cmd(
         input_dir: Annotated[Path, typer.Argument(help="Dataset folder (read-only; never written to).")],
         out: Annotated[str, typer.Option("--out", help="Run folder: images.parquet, findings.parquet, summary.json.")],
-        workers: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        workers: Annotated[int | None, typer.Option(
             "--workers", help="Worker processes, one OCR model each (default: $UFMCLEAN_WORKERS, else one per CPU core).")] = None,
-        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = "auto",
+        device: Annotated[str, typer.Option("--device", help="OCR device: auto, cpu or cuda.")] = _SCAN.device,
         rare_max_images: Annotated[int, typer.Option(
-            "--rare-max-images", help="Rare = carried by at most K distinct images.")] = DEFAULT_RARE_MAX_IMAGES,
-        labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV with columns relpath,label (or path,label); relpath is relative to INPUT.")] = None,  # noqa: UP045
-        engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = "ppocr",
-        strategy: Annotated[str, typer.Option("--strategy", help="OCR strategy: fast or full (slower).")] = "fast",
-        markers: Annotated[bool, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks.")] = True,
-        batch_size: Annotated[int, typer.Option("--batch-size", help="Images per resumable batch.")] = 16,
+            "--rare-max-images", help="Rare = carried by at most K distinct images.")] = _SCAN.rare_max_images,
+        labels: Annotated[Path | None, typer.Option("--labels", help="CSV with columns relpath,label (or path,label); relpath is relative to INPUT.")] = None,
+        engine: Annotated[str, typer.Option("--engine", help="OCR engine: ppocr (default, fast) or easyocr.")] = _SCAN.engine,
+        strategy: Annotated[str, typer.Option("--strategy", help="OCR strategy: fast or full (slower).")] = _SCAN.strategy,
+        markers: Annotated[bool, typer.Option("--markers/--no-markers", help="Detect non-text burned-in marks.")] = _SCAN.markers,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Images per resumable batch.")] = _SCAN.batch_size,
         max_pixels: Annotated[int, typer.Option(
             "--max-pixels", help="Refuse images declaring more values (rows x cols x frames x samples) than this.")
-        ] = DEFAULT_MAX_PIXELS,
-        fail_on: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        ] = _SCAN.max_pixels,
+        fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="Exit 4 when findings exist: rare, phi or any (for release checks).")] = None,
     ) -> None:
         """Find burned-in text, markers and overlays in INPUT, score their rarity, write the run tables.
@@ -67,7 +69,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from ufmclean.errors import UsageError
-        from ufmclean.pipeline.scan import ScanOptions, run_scan
+        from ufmclean.pipeline.scan import run_scan
         from ufmclean.run_dir import RunDir, check_out_arg
 
         console = Console(stderr=True)

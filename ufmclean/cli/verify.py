@@ -1,9 +1,8 @@
-"""``ufmclean verify``: wiring over :func:`ufmclean.verify.run.run_verify` and the report writers."""
+"""``ufmclean verify``: wiring over :func:`ufmclean.pipeline.verify.verify_and_report`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -51,7 +50,7 @@ def register(app: typer.Typer) -> None:
         original: Path = typer.Option(..., "--original", help="Original dataset folder (may hold canary.json)."),
         sanitized: Path = typer.Option(..., "--sanitized", help="Sanitize run folder (uses RUN/clean/ and findings.parquet)."),
         out: Path = typer.Option(..., "--out", help="Folder for verify.json, plots, Grad-CAM and verify.html."),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
+        labels: Path | None = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
         seeds: int = typer.Option(3, "--seeds", help="Number of probe seeds."),
         size: int = typer.Option(64, "--size", help="Probe input size (64/128/224)."),
         model: str = typer.Option("cnn", "--model", help="cnn | resnet18"),
@@ -60,7 +59,7 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (Adam)."),
         schedule: str = typer.Option("onecycle", "--schedule", help="onecycle (warm-up, cosine decay) | constant"),
         width: int = typer.Option(16, "--width", help="Channels of the small CNN's first layer."),
-        ood: Optional[Path] = typer.Option(None, "--ood", help="Out-of-distribution images for the black-box setting "
+        ood: Path | None = typer.Option(None, "--ood", help="Out-of-distribution images for the black-box setting "
                                            "(default: held-out images flipped upside down)."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold."),
         max_features: int = typer.Option(50, "--max-features", help="Score at most this many removed findings."),
@@ -70,22 +69,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the same probe on the original and the sanitised data, compare M scores per removed feature and
         end with a verdict (mitigated | not_mitigated | inconclusive) and its reason."""
-        from ufmclean.verify.run import VerifyOptions, run_verify
-        from ufmclean.verify.report import write_report
-        from ufmclean.verify.gradcam import gradcam_for_run
+        from ufmclean.pipeline.verify import verify_and_report
+        from ufmclean.verify.run import VerifyOptions
 
         try:
             opts = VerifyOptions(seeds=seeds, size=size, model=model, device=device, epochs=epochs, alpha=alpha,
                                  lr=lr, schedule=schedule, width=width,
                                  labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
                                  max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop)
-            doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))
-            pngs = gradcam_for_run(art, out / "gradcam", model_name=model, n_images=gradcam) if gradcam > 0 else []
-            paths = write_report(doc, out, gradcam_pngs=pngs)
+            done = verify_and_report(original, sanitized, out, options=opts, progress=lambda m: typer.echo(m, err=True))
+            doc, paths = done.doc, done.paths
         except UfmError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         _print_table(doc)
-        if pngs:  # the Grad-CAM strips show original pixels
+        if done.holds_phi:  # the Grad-CAM strips show original pixels
             typer.echo(f"note: {paths['html']} and its Grad-CAM images hold PHI (mode 0600); keep them with the data")
         typer.echo(verdict_line(doc))

@@ -2,7 +2,6 @@
 
 from ufmclean.io.atomic import atomic_output, atomic_write_bytes, safe_join
 from ufmclean.io.discover import discover, image_id_for, read_labels_csv, sniff_format
-from ufmclean.io.inventory import run_discover
 from ufmclean.io.load import DEFAULT_MAX_PIXELS, load_image
 from ufmclean.io.write import write_image
 
@@ -14,7 +13,6 @@ __all__ = [
     "image_id_for",
     "load_image",
     "read_labels_csv",
-    "run_discover",
     "safe_join",
     "sniff_format",
     "write_image",

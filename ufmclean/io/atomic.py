@@ -89,9 +89,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
         raise TypeError(f"data must be bytes, not {type(data).__name__}")
     dest = Path(path)
     try:
-        with atomic_output(dest, mode=mode) as tmp:
-            with open(tmp, "wb") as fh:
-                fh.write(data)  # atomic_output fsyncs it before the rename
+        with atomic_output(dest, mode=mode) as tmp, open(tmp, "wb") as fh:
+            fh.write(data)  # atomic_output fsyncs it before the rename
     except OSError as exc:
         raise WriteError(
             f"could not write {dest.name}: {exc.strerror or exc}; check the output folder is writable"

@@ -14,6 +14,7 @@ Header values are PHI: nothing here logs or returns them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import warnings
@@ -79,10 +80,8 @@ def run_secret(path: str | os.PathLike[str]) -> str:
                 fh.write(secrets.token_hex(32))
                 fh.flush()
                 os.fsync(fh.fileno())
-            try:
+            with contextlib.suppress(FileExistsError):  # another worker won: use its secret
                 os.link(tmp, p)
-            except FileExistsError:
-                pass  # another worker won: use its secret
         except OSError as exc:
             raise WriteError(f"cannot create the run's pseudonym key {p.name} ({exc.strerror or type(exc).__name__})") from None
         finally:
@@ -129,13 +128,13 @@ class HeaderDeidentifier:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # warnings may quote values
             ds.remove_private_tags()
-            tags = {pydicom.datadict.tag_for_keyword(k) for k in REMOVED}
+            tags = {t for k in REMOVED if (t := pydicom.datadict.tag_for_keyword(k)) is not None}
             tags |= {(g << 16) | e for g in range(0x6000, 0x6020, 2) for e in _OVERLAY_TEXT}
-            dummies = {pydicom.datadict.tag_for_keyword(k): v for k, v in DUMMIES.items()}
+            dummies = {t: v for k, v in DUMMIES.items() if (t := pydicom.datadict.tag_for_keyword(k)) is not None}
             ds.walk(lambda d, el: _remove(d, el, tags, dummies))
             try:
                 _anonymizer(self.secret).anonymize(ds)
-            except Exception as exc:  # noqa: BLE001 - an odd header must become an error row, not a crash
+            except Exception as exc:
                 raise WriteError(f"DICOM header could not be de-identified ({type(exc).__name__})") from None
 
     def mark(self, ds: Any) -> None:

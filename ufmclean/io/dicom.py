@@ -118,12 +118,7 @@ def _header_info(ds: Any) -> dict[str, Any]:
 
 
 #: PS3.3 C.7.3.1.1.1 Modality defined terms (current and retired): anything else is not shown.
-MODALITIES = frozenset("""
-    ANN AR ASMT AU BDUS BI BMD CFM CR CT CTPROTOCOL DG DMS DOC DX ECG EEG EMG EOG EPS ES FID GM HC HD IO IOL
-    IVOCT IVUS KER KO LEN LS MG MR M3D NM OAM OCT OP OPM OPT OPTBSV OPTENF OPV OSS OT PA PLAN POS PR PT PX
-    REG RESP RF RG RTDOSE RTIMAGE RTINTENT RTPLAN RTRAD RTRECORD RTSEGANN RTSTRUCT RWV SEG SM SMR SR SRF STAIN
-    TEXTUREMAP TG US VA XA XAPROTOCOL XC CD CP CS DD DF DM EC FA FS LP MA MS OPR ST VF
-""".split())
+MODALITIES = frozenset(["ANN", "AR", "ASMT", "AU", "BDUS", "BI", "BMD", "CFM", "CR", "CT", "CTPROTOCOL", "DG", "DMS", "DOC", "DX", "ECG", "EEG", "EMG", "EOG", "EPS", "ES", "FID", "GM", "HC", "HD", "IO", "IOL", "IVOCT", "IVUS", "KER", "KO", "LEN", "LS", "MG", "MR", "M3D", "NM", "OAM", "OCT", "OP", "OPM", "OPT", "OPTBSV", "OPTENF", "OPV", "OSS", "OT", "PA", "PLAN", "POS", "PR", "PT", "PX", "REG", "RESP", "RF", "RG", "RTDOSE", "RTIMAGE", "RTINTENT", "RTPLAN", "RTRAD", "RTRECORD", "RTSEGANN", "RTSTRUCT", "RWV", "SEG", "SM", "SMR", "SR", "SRF", "STAIN", "TEXTUREMAP", "TG", "US", "VA", "XA", "XAPROTOCOL", "XC", "CD", "CP", "CS", "DD", "DF", "DM", "EC", "FA", "FS", "LP", "MA", "MS", "OPR", "ST", "VF"])
 _YBR_NAMES = frozenset({"YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"})
 
 
@@ -145,7 +140,7 @@ def sop_class_description(ds: Any) -> str:
 
     try:
         uid = str(ds.get("SOPClassUID") or "").strip()
-    except Exception:  # noqa: BLE001 - an undecodable value is described, not shown
+    except Exception:
         uid = "?"
     if not uid:
         return "no SOP class"

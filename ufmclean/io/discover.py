@@ -120,7 +120,7 @@ def _record_for_file(path: str, relpath: str) -> ImageRecord:
         return rec.with_(status="skipped", error=str(exc))
     except LoadError as exc:
         return rec.with_(status="error", error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - one odd file must not stop discovery; its message may hold PHI
+    except Exception as exc:
         return rec.with_(status="error", error=f"file header could not be read ({type(exc).__name__}); "
                                                "the file is corrupt or of an unsupported kind")
 

@@ -218,6 +218,6 @@ def dicom_views(ds: Any, raw: np.ndarray, photometric: str, display: np.ndarray)
         return ()
     try:
         values = apply_modality_lut(raw, ds)
-    except Exception:  # noqa: BLE001 - malformed rescale/LUT tags; dicom_display has noted it
+    except Exception:
         values = raw
     return grey_views(values, display, invert=photometric.upper() == "MONOCHROME1")

@@ -43,7 +43,7 @@ def load_image(record: ImageRecord, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         raise LoadError("not enough memory to decode the image; lower the batch size or --max-pixels") from None
     except OSError as exc:
         raise LoadError(f"file could not be read ({exc.strerror or type(exc).__name__})") from None
-    except Exception as exc:  # noqa: BLE001 - decoders and LUT code raise many types; messages may quote values
+    except Exception as exc:
         raise LoadError(
             f"image could not be decoded ({type(exc).__name__}); it is corrupt or uses an unsupported encoding "
             "(e.g. PALETTE COLOR without its lookup table)"

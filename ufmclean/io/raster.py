@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -66,7 +66,8 @@ def _tiff_pages(path: str) -> list[tuple[int, int, int]]:
 
     with tifffile.TiffFile(path) as tif:
         out = []
-        for page in tif.pages:
+        for item in tif.pages:
+            page = cast("tifffile.TiffPage", item)  # pages are TiffPage unless useframes is set (it is not)
             depth = int(getattr(page, "imagedepth", 1) or 1)  # SGI volume pages hold ``depth`` planes
             out.append((int(page.imagelength) * depth, int(page.imagewidth),
                         int(getattr(page, "samplesperpixel", 1) or 1)))

@@ -235,7 +235,7 @@ def _write_dicom(loaded: LoadedImage, new_raw: np.ndarray, dest: Path, *, method
                             # refuses RGB in a JPEG 2000 US image); decodes to the same RGB values.
                             ds.PhotometricInterpretation = "YBR_RCT"
                         ds.compress(ts_in, generate_instance_uid=False)
-                        ts_out = ts_in
+                        ts_out = str(ts_in)  # info is not None: ts_in names a known syntax
                     except Exception as exc:
                         notes.append(
                             f"re-encoding as {info.name} failed ({type(exc).__name__}); written as Explicit VR Little Endian"

@@ -3,7 +3,9 @@ and a per-process cache."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from ufmclean.ocr.base import OcrEngine, TextRegion
 
@@ -14,6 +16,7 @@ DEFAULT_ENGINE = "ppocr"
 
 _ENGINES: dict[tuple[str, str, str], OcrEngine] = {}
 _THREADS: list[int] = []
+_INJECTED: list[OcrEngine] = []
 
 
 def set_thread_budget(threads: int) -> None:
@@ -37,6 +40,8 @@ def get_engine(device: str = "auto", *, strategy: str = "fast", engine: str = DE
     """
     if engine not in ENGINES:
         raise ValueError(f"OCR engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if _INJECTED:
+        return _INJECTED[-1]
     key = (engine, device, strategy)
     if key not in _ENGINES:
         if engine == "ppocr":
@@ -50,4 +55,22 @@ def get_engine(device: str = "auto", *, strategy: str = "fast", engine: str = DE
     return _ENGINES[key]
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "OcrEngine", "TextRegion", "get_engine", "set_thread_budget", "thread_budget"]
+@contextlib.contextmanager
+def use_engine(engine: OcrEngine) -> Iterator[OcrEngine]:
+    """Within the block, :func:`get_engine` returns ``engine`` in this process (every name, device and strategy).
+
+    For callers that cannot pass ``engine=`` down (the Prefect flow's tasks, the CLI): tests use it
+    for an OCR double, and a site may use it for its own engine behind :class:`OcrEngine`. Worker
+    processes do not inherit it; use ``workers=1`` or a thread task runner. Blocks nest.
+    """
+    if not isinstance(engine, OcrEngine):
+        raise TypeError("use_engine needs an object with read(image) -> list[TextRegion] (ufmclean.ocr.OcrEngine)")
+    _INJECTED.append(engine)
+    try:
+        yield engine
+    finally:
+        _INJECTED.pop()
+
+
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "OcrEngine", "TextRegion", "get_engine", "set_thread_budget", "thread_budget",
+           "use_engine"]

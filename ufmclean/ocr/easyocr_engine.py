@@ -32,19 +32,13 @@ warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as tru
 warnings.filterwarnings("ignore", message=".*torch.quantize_per_tensor.*", category=UserWarning)
 
 Strategy = Literal["fast", "full"]
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(device: str) -> str:
-    """Map ``auto|cpu|cuda`` to the device that will be used; ``cuda`` without a GPU is a ValueError."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    import torch
+    """The torch device for ``auto|cpu|cuda`` (:func:`ufmclean.devices.resolve_torch_device`)."""
+    from ufmclean.devices import resolve_torch_device
 
-    has_cuda = torch.cuda.is_available()
-    if device == "cuda" and not has_cuda:
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu or auto")
-    return "cuda" if device == "auto" and has_cuda else ("cpu" if device == "auto" else device)
+    return resolve_torch_device(device)
 
 
 class EasyOcrEngine:

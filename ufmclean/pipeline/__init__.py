@@ -1,1 +1,1 @@
-"""Stage sequencing shared by the CLI and the Prefect flows (scan, sanitize)."""
+"""The stage drivers (discover, scan, sanitize, verify): the CLI and the Prefect flows call only these."""

@@ -16,7 +16,7 @@ pixels, header de-identified and raster metadata dropped unless told otherwise),
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import dataclasses
 import json
 import logging
 import time
@@ -24,29 +24,30 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
+from ufmclean.devices import Device
 from ufmclean.errors import UsageError
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
 from ufmclean.policy import Policy, decide, summarize_decisions
-from ufmclean.records import Finding
+from ufmclean.ocr.base import OcrEngine
+from ufmclean.pipeline.sanitize_parts import SanitizeBatchResult, batch_key, findings_digest, parse_part, part_rows
 from ufmclean.pipeline.workers import map_batches
+from ufmclean.records import CleanResult, Decision, Finding, ImageRecord
 from ufmclean.redact.writeback import sanitize_image
-from ufmclean.run_dir import RunDir, open_run, read_part_rows, usable_sanitize_part
+from ufmclean.run_dir import RunDir, RunLike, open_run, read_part_rows, usable_sanitize_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
 from ufmclean.run_paths import plan_clean_paths, read_images, write_images
 from ufmclean.tables import read_findings_table, read_rows, row_to_finding, write_findings_table, write_rows
 
 log = logging.getLogger(__name__)
 
-#: Bump when the pixels written for the same findings and policy change (invalidates cached parts).
-#: 2: stroke masks take in what they enclose (outlined light text no longer leaves its fill).
-PART_VERSION = 2
 PHI_MODE = 0o600
 #: Columns this stage adds to ``images.parquet`` (readers of the base schema ignore them).
 #: ``header``: ``deidentified`` | ``kept-identifying`` | ``kept`` for DICOM in clean/, else null.
 SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note", "header")
-HEADER_MODES = ("deidentify", "keep")
+HeaderMode = Literal["deidentify", "keep"]
+HEADER_MODES: tuple[str, ...] = get_args(HeaderMode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class SanitizeOptions:
     they are explicit scan settings too.
     """
 
-    device: str = "auto"
+    device: Device = "auto"
     engine: str | None = None
     batch_size: int = 16
     thumbnails: bool = True
@@ -70,7 +71,7 @@ class SanitizeOptions:
     rename_phi_paths: bool = False
     #: ``deidentify``: DICOM headers through the PS3.15 Basic Profile with the run's pseudonyms;
     #: ``keep``: headers kept as they are and no de-identification markers set.
-    header: str = "deidentify"
+    header: HeaderMode = "deidentify"
     #: Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only, no metadata or trailing bytes).
     keep_metadata: bool = False
 
@@ -96,50 +97,28 @@ def _images_schema() -> Any:
     return pa.schema([*IMAGES_SCHEMA, *extra])
 
 
-def _record_from_row(row: dict[str, Any], input_dir: Path):  # -> ImageRecord
+def _record_from_row(row: dict[str, Any], input_dir: Path) -> ImageRecord:
     """ImageRecord for an ``images.parquet`` row, pointing into ``input_dir``."""
     from ufmclean.io.atomic import safe_join
-    from ufmclean.records import ImageRecord
 
-    fields = {f: row.get(f) for f in ImageRecord.__slots__ if f in row}  # type: ignore[attr-defined]
+    fields = {f.name: row[f.name] for f in dataclasses.fields(ImageRecord) if f.name in row}
     path = safe_join(input_dir, row["relpath"], check_symlinks=False)  # inputs may be accepted symlinks
     fields["path"] = str(path)
     fields["size_bytes"] = path.stat().st_size if path.is_file() else 0
     return ImageRecord(**fields)
 
 
-def batch_key(members: Sequence[tuple[str, str]], policy: Policy, options: SanitizeOptions,
-              findings_digest: str = "") -> str:
-    """Hash of the batch members' ``(relpath, sha256)``, their scan findings (``findings_digest``),
-    the policy and the options (24 hex chars)."""
-    h = hashlib.sha256()
-    h.update(json.dumps([sorted(members), findings_digest, policy.to_dict(), asdict(options), PART_VERSION],
-                        sort_keys=True).encode())
-    return h.hexdigest()[:24]
-
-
-_FINDING_KEY_FIELDS = ("finding_id", "frame", "kind", "x0", "y0", "x1", "y1", "text", "confidence", "key",
-                       "doc_freq", "is_rare", "phi_type")
-
-
-def findings_digest(rows: Sequence[dict[str, Any]]) -> str:
-    """Digest of the scan findings of a batch: a rescan with other settings, or rarity that changed
-    because other images changed, gives a new sanitize key instead of a stale part."""
-    items = sorted(json.dumps([r.get(k) for k in _FINDING_KEY_FIELDS], default=str) for r in rows)
-    return hashlib.sha256("\n".join(items).encode()).hexdigest()
-
-
 def _key_for(run: RunDir, ids: Sequence[str], images: dict[str, dict[str, Any]], policy: Policy,
              options: SanitizeOptions, findings: Sequence[dict[str, Any]] | None = None) -> str:
     if findings is None:
         findings = read_rows(run.findings_table, image_ids=sorted(ids))
-    return batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in ids], policy, options,
+    return batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in ids], policy.to_dict(), asdict(options),
                      findings_digest(findings))
 
 
 # ------------------------------------------------------------------------------------------- batch
-def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: str | Path, policy: Policy,
-                   options: SanitizeOptions, engine: Any | None = None) -> dict[str, Any]:
+def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: RunLike, policy: Policy,
+                   options: SanitizeOptions, engine: OcrEngine | None = None) -> SanitizeBatchResult:
     """Sanitize the images ``image_ids`` of a scanned run; writes one resumable part file.
 
     Parameters
@@ -149,14 +128,14 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     input_dir, run_dir : path
         The scanned input tree (read only) and the run folder.
     policy, options : Policy, SanitizeOptions
-    engine : OCR engine, optional
+    engine : OcrEngine, optional
         For the residual check; default ``ufmclean.ocr.get_engine(options.device)`` when the
         policy's ``residual_check`` is on.
 
     Returns
     -------
-    dict
-        ``{"batch_key", "n_images", "n_written", "n_copied", "n_held", "n_flagged", "n_errors", "cached"}``.
+    SanitizeBatchResult
+        Counts by clean status (no text).
     """
     run, inp = RunDir.of(run_dir), Path(input_dir)
     wanted = set(image_ids)
@@ -168,8 +147,8 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     key = _key_for(run, sorted(wanted), images, policy, options, finding_rows)
     reused = usable_sanitize_part(run, key, relpaths={i: images[i]["relpath"] for i in wanted}, member_ids=wanted)
     if reused is not None:
-        rows = [r for r in reused if r["row"] == "image"]
-        return _batch_summary(key, Counter(r["clean_status"] for r in rows), len(rows), cached=True)
+        results, _ = parse_part(reused)
+        return _batch_summary(key, Counter(r.clean_status for r in results), len(results), cached=True)
     part = run.sanitize_part(key)
     _record_batch_outputs(run, part, [images[i] for i in wanted], thumbnails=options.thumbnails)
     by_image: dict[str, list[Finding]] = {}
@@ -180,25 +159,21 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
 
         engine = get_engine(options.device, strategy="full", engine=options.engine or DEFAULT_ENGINE)  # small crops
     deid = None
-    if options.header == "deidentify" and any(images[i].get("format") == "dicom" for i in wanted):
+    if options.header == "deidentify" and any(images[i]["format"] == "dicom" for i in wanted):
         from ufmclean.io.deid import HeaderDeidentifier, run_secret
 
         deid = HeaderDeidentifier(run_secret(run.pseudonym_key))  # one secret per run: same pseudonyms everywhere
-    part_rows: list[dict[str, Any]] = []
+    done: list[tuple[CleanResult, list[Finding]]] = []
     for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
         record = _record_from_row(images[iid], inp)
         decided = decide(by_image.get(iid, []), policy)
-        row, done = sanitize_image(record, decided, clean_root=run.clean, policy=policy, engine=engine,
+        done.append(sanitize_image(record, decided, clean_root=run.clean, policy=policy, engine=engine,
                                    thumbs_dir=run.thumbs if options.thumbnails else None,
                                    thumb_size=options.thumb_size, max_pixels=options.max_pixels, deid=deid,
                                    keep_metadata=options.keep_metadata,
-                                   clean_relpath=images[iid]["clean_relpath"])
-        part_rows.append({"row": "image", **row, "finding_id": None, "action": None, "reasons": None, "residual_ok": None})
-        part_rows += [{"row": "finding", "image_id": iid, "finding_id": f.finding_id, "action": f.action,
-                       "reasons": list(f.reasons), "residual_ok": f.residual_ok} for f in done]
-    write_rows(part, part_rows, mode=PHI_MODE)
-    counts = Counter(r["clean_status"] for r in part_rows if r["row"] == "image")
-    return _batch_summary(key, counts, len(wanted), cached=False)
+                                   clean_relpath=images[iid]["clean_relpath"]))
+    write_rows(part, part_rows(done), mode=PHI_MODE)
+    return _batch_summary(key, Counter(result.clean_status for result, _ in done), len(wanted), cached=False)
 
 
 def _record_batch_outputs(run: RunDir, part: Path, rows: Sequence[dict[str, Any]], *, thumbnails: bool) -> None:
@@ -209,66 +184,69 @@ def _record_batch_outputs(run: RunDir, part: Path, rows: Sequence[dict[str, Any]
     paths = [part]
     for r in rows:
         with contextlib.suppress(UsageError):  # a relpath that escapes is refused per image later
-            paths.append(safe_join(run.clean, r.get("clean_relpath") or r["relpath"], check_symlinks=False))
+            paths.append(safe_join(run.clean, r["clean_relpath"], check_symlinks=False))
         if thumbnails:
             paths += [run.thumbs / name for name in thumbnail_names(r["image_id"])]
     record_outputs(run, paths)
 
 
-def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> dict[str, Any]:
+def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> SanitizeBatchResult:
     return {"batch_key": key, "n_images": n, "n_written": counts["written"], "n_copied": counts["copied"],
             "n_held": counts["held"], "n_flagged": counts["flagged"], "n_errors": counts["error"], "cached": cached}
 
 
-def make_id_batches(run_dir: str | Path, *, batch_size: int) -> list[list[str]]:
+def make_id_batches(run_dir: RunLike, *, batch_size: int) -> list[list[str]]:
     """Image ids with status ``ok`` in ``RUN/images.parquet``, in relpath order, chunked."""
-    rows = sorted((r for r in read_images(RunDir.of(run_dir)) if (r.get("status") or "ok") == "ok"),
+    rows = sorted((r for r in read_images(RunDir.of(run_dir)) if r["status"] == "ok"),
                   key=lambda r: r["relpath"])
     ids = [r["image_id"] for r in rows]
     return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
 
 # ---------------------------------------------------------------------------------------- finalize
-def _merge(run: RunDir, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, dict], dict[str, dict]]:
-    """Image and finding rows of the current batches' parts (``KeyError``-free when a part is missing)."""
+def _merge(run: RunDir, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, CleanResult], dict[str, Decision]]:
+    """Per-image results and per-finding decisions of the current batches' parts."""
     images = {r["image_id"]: r for r in read_images(run)}
-    findings_by_image: dict[str, list[dict]] = {}
+    findings_by_image: dict[str, list[dict[str, Any]]] = {}
     for r in read_rows(run.findings_table):  # once, not once per batch
         findings_by_image.setdefault(r["image_id"], []).append(r)
-    img_rows: dict[str, dict] = {}
-    fnd_rows: dict[str, dict] = {}
+    results: dict[str, CleanResult] = {}
+    decisions: dict[str, Decision] = {}
     for ids in make_id_batches(run, batch_size=options.batch_size):
         batch_findings = [r for i in ids for r in findings_by_image.get(i, [])]
         key = _key_for(run, ids, images, policy, options, batch_findings)
         rows = read_part_rows(run.sanitize_part(key), stage="sanitize")
         if rows is None:
             raise UsageError(f"sanitize batch {key} has no usable result; run sanitize_batch for it before finalizing")
-        for r in rows:
-            (img_rows if r["row"] == "image" else fnd_rows)[r["image_id"] if r["row"] == "image" else r["finding_id"]] = r
-    return img_rows, fnd_rows
+        part_results, part_decisions = parse_part(rows)
+        results.update((r.image_id, r) for r in part_results)
+        decisions.update((d.finding_id, d) for d in part_decisions)
+    return results, decisions
 
 
-def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeOptions) -> dict[str, Any]:
+def _unsanitized(row: dict[str, Any]) -> CleanResult:
+    """The result of an image no batch processed: skipped by the scan, else an error (with the scan's note)."""
+    return CleanResult(row["image_id"], "skipped" if row["status"] == "skipped" else "error", row["error"] or "")
+
+
+def finalize_sanitize(run_dir: RunLike, *, policy: Policy, options: SanitizeOptions) -> dict[str, Any]:
     """Merge the batch parts into the run tables, update ``summary.json`` and build ``report.html``.
 
     Returns PHI-free counts: ``{"n_images", "by_clean_status", "decisions", "n_residual_failures",
     "report"}``.
     """
     run = RunDir.of(run_dir)
-    img_rows, fnd_rows = _merge(run, policy, options)
+    results, decided = _merge(run, policy, options)
     images = read_images(run)
     for row in images:
-        part = img_rows.get(row["image_id"])
-        status = row.get("status") or "ok"
-        row["clean_status"] = part["clean_status"] if part else ("skipped" if status == "skipped" else "error")
-        row["clean_note"] = (part or {}).get("clean_note") or ("" if part else (row.get("error") or ""))
-        row["n_redacted"] = int((part or {}).get("n_redacted") or 0)
-        row["header"] = (part or {}).get("header")
+        result = results.get(row["image_id"]) or _unsanitized(row)
+        row.update(clean_status=result.clean_status, clean_note=result.clean_note, n_redacted=result.n_redacted,
+                   header=result.header)
     findings = []
     for f in read_findings_table(run.findings_table):
-        part = fnd_rows.get(f.finding_id)
-        findings.append(f.with_(action=part["action"], reasons=tuple(part["reasons"] or ()), residual_ok=part["residual_ok"])
-                        if part else f.with_(action="keep", reasons=("not-sanitized",), residual_ok=None))
+        decision = decided.get(f.finding_id)
+        findings.append(decision.applied_to(f) if decision
+                        else f.with_(action="keep", reasons=("not-sanitized",), residual_ok=None))
     path_counts = write_images(run, images, schema=_images_schema())  # relpaths masked (see run_paths)
     write_findings_table(run.findings_table, findings, mode=PHI_MODE)
     # Stale copies (older inputs, now held or flagged) this tool wrote; a user's own files stay.
@@ -287,7 +265,7 @@ def finalize_sanitize(run_dir: str | Path, *, policy: Policy, options: SanitizeO
                                if r["clean_status"] in ("written", "copied")),
         "header": options.header,
         # clean/ DICOM whose kept header still names someone (``--fail-on header`` counts these)
-        "n_header_identifying": sum(r.get("header") == "kept-identifying" for r in images),
+        "n_header_identifying": sum(r["header"] == "kept-identifying" for r in images),
     }
     summary_path = run.summary
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
@@ -313,8 +291,8 @@ def run_sanitize(
     rescan: bool = False,
     labels_csv: str | Path | None = None,
     workers: int = 1,
-    engine: Any | None = None,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    engine: OcrEngine | None = None,
+    progress: Callable[[SanitizeBatchResult], None] | None = None,
 ) -> dict[str, Any]:
     """Scan (reusing cached scan parts), decide, redact, check, write ``RUN/clean``, tables and report.
 
@@ -325,9 +303,9 @@ def run_sanitize(
     policy, options : Policy, SanitizeOptions
     scan_options : ScanOptions or mapping, optional
         Scan settings given explicitly: every field of a ``ScanOptions``, or only the keys of a
-        mapping (names of :data:`ufmclean.pipeline.scan_settings.SCAN_SETTINGS`). The policy's
-        ``rare_max_images`` and ``options.engine`` / ``options.max_pixels``, when set, count as given
-        too. Every other setting is the one the run folder's last scan used (``RUN/scan_settings.json``),
+        mapping (names of :data:`ufmclean.pipeline.scan_settings.SCAN_SETTINGS`); K
+        (``rare_max_images``) enters here and only here. ``options.engine`` / ``options.max_pixels``,
+        when set, count as given too. Every other setting is the one the run folder's last scan used (``RUN/scan_settings.json``),
         else the default, so the scan parts a reviewer saw are reused rather than recomputed.
     rescan : bool
         Accept a new scan when a given setting differs from the recorded scan's; without it such a
@@ -337,8 +315,8 @@ def run_sanitize(
         Labels CSV for the scan (default: the recorded scan's).
     workers : int
         Processes for the sanitize batches (1 = in this process).
-    engine : OCR engine, optional
-        Used for the residual check in-process (``workers == 1``), e.g. a test double.
+    engine : OcrEngine, optional
+        Used for the scan and the residual check in-process (``workers == 1``), e.g. a test double.
     progress : callable, optional
         Called with each batch's count dict.
 
@@ -355,7 +333,7 @@ def run_sanitize(
     with open_run(inp, run_dir, command="sanitize") as run:
         from ufmclean.pipeline.scan_settings import sanitize_scan_options
 
-        scan_opts, labels, options = sanitize_scan_options(run, policy=policy, options=options,
+        scan_opts, labels, options = sanitize_scan_options(run, options=options,
                                                            scan_options=scan_options, rescan=rescan,
                                                            labels_csv=labels_csv)
         return _run_sanitize_locked(inp, run, policy=policy, options=options, scan_options=scan_opts,
@@ -363,8 +341,8 @@ def run_sanitize(
 
 
 def _run_sanitize_locked(inp: Path, run: RunDir, *, policy: Policy, options: SanitizeOptions, scan_options: Any,
-                         labels_csv: str | None, workers: int, engine: Any,
-                         progress: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+                         labels_csv: str | None, workers: int, engine: OcrEngine | None,
+                         progress: Callable[[SanitizeBatchResult], None] | None) -> dict[str, Any]:
     from ufmclean.pipeline import scan as scan_stage
 
     scan_counts = scan_stage.run_scan(inp, run.root, options=scan_options, workers=workers, labels_csv=labels_csv,

@@ -18,17 +18,18 @@ from collections.abc import Callable, Sequence
 import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
+from ufmclean.devices import DEVICES
 from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
-from ufmclean.ocr import DEFAULT_ENGINE, ENGINES
+from ufmclean.ocr import DEFAULT_ENGINE, ENGINES, OcrEngine
 from ufmclean.pipeline.scan_parts import ImageScan, write_part
 from ufmclean.pipeline.scan_settings import record_scan_settings
 from ufmclean.pipeline.workers import map_batches, spread_batch_size
-from ufmclean.rarity import DEFAULT_RARE_MAX_IMAGES, RarityOptions
-from ufmclean.records import Finding, ImageRecord
-from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside, usable_scan_part
+from ufmclean.rarity import RarityOptions
+from ufmclean.records import Finding, ImageRecord, LoadedImage
+from ufmclean.run_dir import RunDir, RunLike, check_run_dirs, open_run, usable_scan_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ log = logging.getLogger(__name__)
 #: 4: PP-OCR detects frames over 640 px coarse-then-fine (two scales).
 DETECT_VERSION = 4
 STRATEGIES = ("fast", "full")
-DEVICES = ("auto", "cpu", "cuda")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
 _DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")
+_RARITY = RarityOptions()  # the rarity settings' defaults are declared there, once
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ class ScanOptions:
         Rarity clustering settings (see :class:`ufmclean.rarity.RarityOptions`).
     """
 
-    rare_max_images: int = DEFAULT_RARE_MAX_IMAGES
+    rare_max_images: int = _RARITY.rare_max_images
     device: str = "auto"
     engine: str = DEFAULT_ENGINE
     strategy: str = "fast"
@@ -80,8 +81,8 @@ class ScanOptions:
     min_confidence: float = 0.0
     markers: bool = True
     batch_size: int = 16
-    text_similarity: float = 85.0
-    marker_distance: float = 0.25
+    text_similarity: float = _RARITY.text_similarity
+    marker_distance: float = _RARITY.marker_distance
 
     def __post_init__(self) -> None:
         if isinstance(self.rare_max_images, bool) or not isinstance(self.rare_max_images, int) or self.rare_max_images < 1:
@@ -113,6 +114,17 @@ class ScanOptions:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class ScanBatchResult(TypedDict):
+    """What :func:`scan_batch` returns: counts only (Prefect stores it)."""
+
+    batch_key: str
+    n_images: int
+    n_errors: int
+    n_findings: int
+    cached: bool
+    seconds: float
+
+
 def make_batches(records: Sequence[ImageRecord], *, batch_size: int) -> list[list[ImageRecord]]:
     """Split the scannable records (``status == "ok"``) into batches of ``batch_size``, in relpath order."""
     if batch_size < 1:
@@ -129,12 +141,12 @@ def batch_key(records: Sequence[ImageRecord], options: ScanOptions) -> str:
     return hashlib.sha256(payload).hexdigest()[:24]
 
 
-def part_path(run_dir: str | Path, key: str) -> Path:
+def part_path(run_dir: RunLike, key: str) -> Path:
     """Where the part of batch ``key`` lives (see :class:`ufmclean.run_dir.RunDir`)."""
     return RunDir.of(run_dir).scan_part(key)
 
 
-def detect_image(image: Any, *, engine: Any, options: ScanOptions) -> list[Finding]:
+def detect_image(image: LoadedImage, *, engine: OcrEngine, options: ScanOptions) -> list[Finding]:
     """All findings of one loaded image: overlays, OCR text on every frame, then markers outside them."""
     from ufmclean.detect.overlays import overlay_findings
     from ufmclean.detect.text import text_findings
@@ -148,7 +160,7 @@ def detect_image(image: Any, *, engine: Any, options: ScanOptions) -> list[Findi
     return found
 
 
-def _scan_one(record: ImageRecord, *, engine: Any, options: ScanOptions) -> tuple[ImageScan, list[Finding]]:
+def _scan_one(record: ImageRecord, *, engine: OcrEngine, options: ScanOptions) -> tuple[ImageScan, list[Finding]]:
     from ufmclean.io.load import load_image
 
     try:
@@ -169,8 +181,8 @@ def _scan_one(record: ImageRecord, *, engine: Any, options: ScanOptions) -> tupl
 
 
 def scan_batch(
-    records: Sequence[ImageRecord], *, run_dir: str | Path, options: ScanOptions, engine: Any | None = None
-) -> dict[str, Any]:
+    records: Sequence[ImageRecord], *, run_dir: RunLike, options: ScanOptions, engine: OcrEngine | None = None
+) -> ScanBatchResult:
     """Scan one batch of images into its resumable part (reused when it already exists).
 
     Parameters
@@ -185,8 +197,8 @@ def scan_batch(
 
     Returns
     -------
-    dict
-        ``{"batch_key", "n_images", "n_errors", "n_findings", "cached", "seconds"}`` (no text).
+    ScanBatchResult
+        Counts and seconds (no text).
     """
     if not records:
         raise UsageError("a scan batch needs at least one image")
@@ -212,13 +224,13 @@ def scan_batch(
     return _batch_result(key, images, len(findings), cached=False, seconds=time.perf_counter() - t0)
 
 
-def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached: bool, seconds: float) -> dict[str, Any]:
+def _batch_result(key: str, images: list[ImageScan], n_findings: int, *, cached: bool, seconds: float) -> ScanBatchResult:
     return {"batch_key": key, "n_images": len(images), "n_errors": sum(i.status == "error" for i in images),
             "n_findings": n_findings, "cached": cached, "seconds": round(seconds, 3)}
 
 
 def finalize_scan(
-    run_dir: str | Path,
+    run_dir: RunLike,
     *,
     records: Sequence[ImageRecord],
     options: ScanOptions,
@@ -256,7 +268,7 @@ def run_scan(
     workers: int = 1,
     labels_csv: str | Path | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
-    engine: Any | None = None,
+    engine: OcrEngine | None = None,
 ) -> dict[str, Any]:
     """Discover ``input_dir``, scan every batch (resuming from existing parts), finalize the run tables.
 
@@ -280,7 +292,7 @@ def run_scan(
     dict
         The summary's ``scan`` section (counts, timings, settings; no recognised text).
     """
-    from ufmclean.io.discover import discover
+    from ufmclean.pipeline.discover import discover_inputs
 
     if not isinstance(options, ScanOptions):
         raise TypeError("options must be a ScanOptions")
@@ -291,8 +303,7 @@ def run_scan(
     src, _ = check_run_dirs(input_dir, run_dir)
     with open_run(src, run_dir, command="scan") as rd:
         t0 = time.perf_counter()
-        records = discover(src, labels_csv=labels_csv)
-        refuse_inputs_inside((r.path for r in records if r.status != "error"), rd.root)
+        records = discover_inputs(src, rd.root, labels_csv=labels_csv)
         t_discover = time.perf_counter() - t0
         n_ok = sum(r.status == "ok" for r in records)
         spread = spread_batch_size(n_ok, options.batch_size, workers)
@@ -306,11 +317,11 @@ def run_scan(
 
 
 def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOptions, workers: int,
-                 progress: Callable[[dict[str, Any]], None] | None, engine: Any | None) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
+                 progress: Callable[[dict[str, Any]], None] | None, engine: OcrEngine | None) -> list[ScanBatchResult]:
+    results: list[ScanBatchResult] = []
     n_images = sum(len(b) for b in batches)
 
-    def done(res: dict[str, Any]) -> None:
+    def done(res: ScanBatchResult) -> None:
         results.append(res)
         if progress is not None:
             progress({**res, "n_total_batches": len(batches), "n_total_images": n_images})
@@ -320,5 +331,5 @@ def _run_batches(batches: list[list[ImageRecord]], run: Path, *, options: ScanOp
     return results
 
 
-__all__ = ["ScanOptions", "batch_key", "check_run_dirs", "detect_image", "finalize_scan", "make_batches", "part_path", "run_scan",
+__all__ = ["ScanBatchResult", "ScanOptions", "batch_key", "check_run_dirs", "detect_image", "finalize_scan", "make_batches", "part_path", "run_scan",
            "scan_batch"]

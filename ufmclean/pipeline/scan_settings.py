@@ -126,14 +126,14 @@ def resolve_scan_options(run: RunDir | str | os.PathLike[str], *, given: Mapping
     return ScanOptions(**merged, device=device), labels
 
 
-def sanitize_scan_options(run: RunDir | str | os.PathLike[str], *, policy: Any, options: Any, scan_options: Any = None,
+def sanitize_scan_options(run: RunDir | str | os.PathLike[str], *, options: Any, scan_options: Any = None,
                           rescan: bool = False, labels_csv: str | os.PathLike[str] | None = None
                           ) -> tuple[Any, str | None, Any]:
     """``(ScanOptions, labels_csv, options)`` of a sanitize of ``run``: the given scan settings over the
     recorded scan's (see :func:`ufmclean.pipeline.sanitize.run_sanitize`), and ``options`` with the scan's engine and
     ``max_pixels`` filled in. Raises ``ScanSettingsConflict`` for a differing setting unless ``rescan``."""
     given = explicit_scan_settings(scan_options)
-    for key, value in (("rare_max_images", policy.rare_max_images), ("engine", options.engine),
+    for key, value in (("engine", options.engine),
                        ("max_pixels", options.max_pixels), ("labels_csv", labels_csv)):
         if value is not None:
             given.setdefault(key, value)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ufmclean.io.atomic import atomic_write_bytes
-from ufmclean.io.inventory import package_versions
+from ufmclean.pipeline.discover import package_versions
 from ufmclean.pipeline.scan_parts import read_parts
 from ufmclean.records import Finding, ImageRecord
 from ufmclean.run_dir import RunDir
@@ -18,15 +18,16 @@ from ufmclean.run_dir import RunDir
 __all__ = ["flag_findings", "write_scan_outputs"]
 
 
-def flag_findings(findings: Sequence[Finding], *, rare_max_images: int) -> list[Finding]:
+def flag_findings(findings: Sequence[Finding]) -> list[Finding]:
     """Report-only decisions for a scan: the default policy with action ``flag`` (reasons included).
 
     A scan never changes pixels; ``action`` says which findings a sanitize run with the default
     policy would remove (``flag``) and which it keeps, so a pre-release check can read the table.
+    Rarity is the findings' ``is_rare`` (set by :func:`ufmclean.rarity.apply_rarity`).
     """
     from ufmclean.policy import decide, default_policy
 
-    return decide(findings, default_policy().with_(action="flag", rare_max_images=rare_max_images))
+    return decide(findings, default_policy().with_(action="flag"))
 
 
 def _updated_records(records: Sequence[ImageRecord], scans: dict[str, Any]) -> list[ImageRecord]:
@@ -75,7 +76,7 @@ def write_scan_outputs(
         keyed, uniqueness = apply_rarity(raw_findings, n_images=max(1, len(ok_ids)), options=options.rarity())
     else:
         keyed, uniqueness = [], {}
-    findings = flag_findings(keyed, rare_max_images=options.rare_max_images)
+    findings = flag_findings(keyed)
     findings.sort(key=lambda f: (f.relpath, f.frame, f.kind, f.bbox.y0, f.bbox.x0, f.finding_id))
     per_image = Counter(f.image_id for f in findings)
     rows = [image_row(r, uniqueness=uniqueness.get(r.image_id, 0.0) if r.status == "ok" else None,
@@ -107,7 +108,7 @@ def _summary(records: Sequence[ImageRecord], findings: Sequence[Finding], *, opt
         "by_kind": decisions["by_kind"],
         "n_rare": len(rare),
         "n_phi": len(phi),
-        "by_phi_type": dict(Counter(t for f in phi for t in f.phi_type.split("|"))),
+        "by_phi_type": dict(Counter(f.phi_type for f in phi)),  # whole values: "header:name" is its own type
         "n_images_with_rare": len({f.image_id for f in rare}),
         "n_images_with_phi": len({f.image_id for f in phi}),
         "n_keys": len({f.key for f in findings}),

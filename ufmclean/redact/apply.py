@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def regions_for_image(
     covered = {(f.frame, f.key or f.finding_id, f.bbox) for f in todo}
     regions: list[RedactionRegion] = []
     for f in todo:
-        mode: PixelMode = (mode_override or {}).get(f.finding_id, f.action)  # type: ignore[assignment]
+        mode = cast(PixelMode, (mode_override or {}).get(f.finding_id, f.action))  # todo holds removals only
         regions.append(RedactionRegion(f.finding_id, f.frame, f.bbox, mode))
         for g in _carrying_frames(display, f, margin=margin, dilate_px=dilate_px):
             if any(fr == g and k == (f.key or f.finding_id) and b.iou(f.bbox) > 0.5 for fr, k, b in covered):

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ufmclean.ocr.base import OcrEngine
 from ufmclean.policy import Policy, is_removal
 from ufmclean.records import Finding, LoadedImage
 from ufmclean.redact.apply import RedactionRegion, redact_image, regions_for_image
@@ -56,7 +57,7 @@ def _worst(per_view: list[list[ResidualResult]]) -> list[ResidualResult]:
 
 
 def _redact_and_check(
-    loaded: LoadedImage, todo: Sequence[Finding], policy: Policy, engine: Any, override: dict[str, str]
+    loaded: LoadedImage, todo: Sequence[Finding], policy: Policy, engine: OcrEngine | None, override: dict[str, str]
 ) -> tuple[np.ndarray, list[RedactionRegion], list[ResidualResult]]:
     regions = regions_for_image(
         todo, loaded.display, margin=policy.box_margin, dilate_px=policy.dilate_px, mode_override=override  # type: ignore[arg-type]
@@ -81,7 +82,7 @@ def _redact_and_check(
 
 
 def clean_image(
-    loaded: LoadedImage, findings: Sequence[Finding], *, policy: Policy, engine: Any | None = None
+    loaded: LoadedImage, findings: Sequence[Finding], *, policy: Policy, engine: OcrEngine | None = None
 ) -> CleanOutcome:
     """Redact, re-read and escalate one image's decided findings.
 

@@ -1,8 +1,7 @@
 """Residual check: is anything we removed still legible?
 
 Each redacted region (padded by a margin) of the *written* pixels is rendered to a display view and
-re-read with an OCR engine (any object with ``read(image: uint8 array) -> list[TextRegion]`` whose
-items have ``.text`` and ``.confidence``). Text similar (rapidfuzz) to what was removed is a failure.
+re-read with an :class:`~ufmclean.ocr.base.OcrEngine`. Text similar (rapidfuzz) to what was removed is a failure.
 Markers carry no text: they fail when the region still has most of its original contrast.
 """
 
@@ -10,19 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 
+from ufmclean.ocr.base import OcrEngine
 from ufmclean.records import BBox, Finding
 from ufmclean.redact.apply import RedactionRegion
 from ufmclean.redact.masks import MIN_CONTRAST
-
-
-class _Engine(Protocol):
-    def read(self, image: np.ndarray) -> Sequence[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +126,7 @@ def check_residual(
     before: np.ndarray,
     after: np.ndarray,
     *,
-    engine: _Engine | None,
+    engine: OcrEngine | None,
     margin: int = 6,
     similarity: float = 70.0,
     min_confidence: float = 0.1,
@@ -175,8 +170,7 @@ def check_residual(
         crop = _crop_for_ocr(after[r.frame], r.bbox, margin)
         key = hashlib.sha1(crop.tobytes() + str(crop.shape).encode()).digest()
         if key not in cache:
-            cache[key] = [(str(getattr(t, "text", "")), float(getattr(t, "confidence", 1.0)))
-                          for t in (engine.read(crop) if crop.size else [])]
+            cache[key] = [(t.text, float(t.confidence)) for t in (engine.read(crop) if crop.size else [])]
         reads = [t for t, conf in cache[key] if conf >= min_confidence and normalise(t)]
         candidates = reads + ([" ".join(reads)] if len(reads) > 1 else [])
         best = max((text_similarity(f.text, t) for t in candidates), default=0.0)

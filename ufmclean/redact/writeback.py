@@ -9,19 +9,23 @@ import shutil
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ufmclean.errors import UfmError
+from ufmclean.ocr.base import OcrEngine
 from ufmclean.policy import Policy
-from ufmclean.records import Finding, ImageRecord
+from ufmclean.records import CleanResult, CleanStatus, Finding, HeaderStatus, ImageRecord, LoadedImage
 from ufmclean.report.thumbs import make_thumbnail, save_thumbnails
+
+if TYPE_CHECKING:
+    from ufmclean.io.deid import HeaderDeidentifier
 
 log = logging.getLogger(__name__)
 
 
-def _check_unchanged(record: Any) -> None:
+def _check_unchanged(record: ImageRecord) -> None:
     """Raise LoadError when the input file is gone or differs from what the scan hashed."""
     from ufmclean.errors import LoadError
 
@@ -48,7 +52,8 @@ def _copy_file(src: Path, dest: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def _write_copy(record: ImageRecord, loaded: Any, dest: Path, *, deid: Any, keep_metadata: bool) -> list[str]:
+def _write_copy(record: ImageRecord, loaded: LoadedImage, dest: Path, *, deid: HeaderDeidentifier | None,
+                keep_metadata: bool) -> list[str]:
     """The unchanged file into ``clean/``: DICOM with a de-identified header (pixel data bytes kept)
     unless ``deid`` is None; rasters with pixels only unless ``keep_metadata``. Returns notes."""
     if record.format == "dicom":
@@ -70,7 +75,8 @@ def _write_copy(record: ImageRecord, loaded: Any, dest: Path, *, deid: Any, keep
     return list(write_pixels_only(loaded, dest).notes)
 
 
-def _header_status(record: ImageRecord, dest: Path, status: str, deid: Any) -> str | None:
+def _header_status(record: ImageRecord, dest: Path, status: CleanStatus,
+                   deid: HeaderDeidentifier | None) -> HeaderStatus | None:
     """``deidentified`` / ``kept-identifying`` / ``kept`` for a DICOM written into clean/, else None."""
     if record.format != "dicom" or status not in ("written", "copied"):
         return None
@@ -92,14 +98,14 @@ def sanitize_image(
     *,
     clean_root: Path,
     policy: Policy,
-    engine: Any,
+    engine: OcrEngine | None,
     thumbs_dir: Path | None = None,
     thumb_size: int = 256,
     max_pixels: int | None = None,
     clean_relpath: str | None = None,
-    deid: Any | None = None,
+    deid: HeaderDeidentifier | None = None,
     keep_metadata: bool = False,
-) -> tuple[dict[str, Any], list[Finding]]:
+) -> tuple[CleanResult, list[Finding]]:
     """Sanitise one input file into ``clean_root/<relpath>``.
 
     Parameters
@@ -125,9 +131,8 @@ def sanitize_image(
 
     Returns
     -------
-    row : dict
-        PHI-free ``{"image_id", "clean_status", "clean_note", "n_redacted", "n_escalated",
-        "transfer_syntax_out", "header"}``; ``clean_status`` is ``written | copied | held | flagged | error``.
+    result : CleanResult
+        PHI-free outcome; ``clean_status`` is ``written | copied | held | flagged | error``.
     findings : list of Finding
         With ``residual_ok`` (and escalated actions) filled in.
     """
@@ -138,29 +143,29 @@ def sanitize_image(
     from ufmclean.redact.residual import display_like
 
     out = list(findings)
-    row: dict[str, Any] = {"image_id": record.image_id, "clean_status": "error", "clean_note": "",
-                           "n_redacted": 0, "n_escalated": 0, "transfer_syntax_out": None, "header": None}
+    row = CleanResult(record.image_id)
     try:
         dest = safe_join(clean_root, clean_relpath or record.relpath)
         _check_unchanged(record)
         loaded = load_image(record, **({"max_pixels": max_pixels} if max_pixels else {}))
         outcome = clean_image(loaded, out, policy=policy, engine=engine)
         out = list(outcome.findings)
-        row.update(n_redacted=outcome.n_redacted, n_escalated=outcome.n_escalated)
+        row = row.with_(n_redacted=outcome.n_redacted, n_escalated=outcome.n_escalated)
         if outcome.held:
-            row.update(clean_status="held", clean_note=outcome.note)
+            row = row.with_(clean_status="held", clean_note=outcome.note)
         elif any(f.action == "flag" for f in out) and outcome.new_raw is None and not outcome.remove_overlays:
-            row.update(clean_status="flagged", clean_note="policy action is flag: review the flagged items; not written")
+            row = row.with_(clean_status="flagged", clean_note="policy action is flag: review the flagged items; not written")
         elif outcome.new_raw is None and not outcome.remove_overlays:
             notes = _write_copy(record, loaded, dest, deid=deid, keep_metadata=keep_metadata)
-            row.update(clean_status="copied", clean_note="; ".join(notes))
+            row = row.with_(clean_status="copied", clean_note="; ".join(notes))
         else:
             pixels = outcome.new_raw is not None
             method = ("mask" if any(f.action == "mask" for f in out) else policy.action) if pixels else "overlay removal"
-            res = write_image(loaded, outcome.new_raw if pixels else loaded.raw, dest, method=method,
+            new_raw = outcome.new_raw if outcome.new_raw is not None else loaded.raw
+            res = write_image(loaded, new_raw, dest, method=method,
                               remove_overlays=outcome.remove_overlays, deid=deid, markers=deid is not None)
-            row.update(clean_status="written", clean_note="; ".join(res.notes), transfer_syntax_out=res.transfer_syntax_out)
-        row["header"] = _header_status(record, dest, row["clean_status"], deid)
+            row = row.with_(clean_status="written", clean_note="; ".join(res.notes), transfer_syntax_out=res.transfer_syntax_out)
+        row = row.with_(header=_header_status(record, dest, row.clean_status, deid))
         if thumbs_dir is not None and any(f.action != "keep" or f.is_rare for f in out):
             g = _display_frame_for(out)
             before = make_thumbnail(_thumb_view(loaded.display[g]), max_side=thumb_size, frame_index=g)
@@ -171,9 +176,9 @@ def sanitize_image(
                 after = make_thumbnail(_thumb_view(after_disp), max_side=thumb_size, frame_index=g)
             save_thumbnails(thumbs_dir, record.image_id, before, after)
     except UfmError as exc:
-        row.update(clean_status="error", clean_note=str(exc))
+        row = row.with_(clean_status="error", clean_note=str(exc))
     except Exception as exc:  # noqa: BLE001 - one odd file must not stop the run; no message text (may hold PHI)
         log.error("unexpected %s while sanitising image %s (message withheld: may hold PHI)", type(exc).__name__, record.image_id)
-        row.update(clean_status="error",
+        row = row.with_(clean_status="error",
                    clean_note=f"internal error while sanitising ({type(exc).__name__}); the file was not written, please report it")
     return row, out

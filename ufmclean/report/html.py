@@ -9,7 +9,6 @@ because its thumbnails and text are PHI.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.path_phi import mask_relpath
+from ufmclean.phi import phi_type_parts
+from ufmclean.records import Finding
 from ufmclean.report.thumbs import Thumbnail, load_thumbnails
 
 REPORT_MODE = 0o600
@@ -33,24 +34,16 @@ def mask_text(text: str, phi_type: str = "") -> str:
     text = " ".join(str(text or "").split())
     if not text:
         return ""
-    kinds = [t for t in re.split(r"[\s,;|+:/]+", phi_type or "") if t]
+    kinds = phi_type_parts(phi_type or "")
     if kinds:
         return f"[{'/'.join(dict.fromkeys(kinds))}, {len(text)} chars]"
     return " ".join(w[0] + "*" * (len(w) - 1) if len(w) >= 4 else "*" * len(w) for w in text.split(" "))
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v for v in re.split(r"[,;|]", value) if v] if value else []
-    return [str(v) for v in value]
-
-
-def _histogram(findings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    counts = Counter()
+def _histogram(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    counts: Counter[tuple[int, int | None]] = Counter()
     for f in findings:
-        d = int(f.get("doc_freq") or 0)
+        d = f.doc_freq
         for lo, hi in DOC_FREQ_BINS:
             if d >= lo and (hi is None or d <= hi):
                 counts[(lo, hi)] += 1
@@ -68,33 +61,34 @@ def is_error(img: Mapping[str, Any]) -> bool:
     return img.get("status") == "error" or img.get("clean_status") == "error"
 
 
-def _review_level(img: Mapping[str, Any], fs: Sequence[Mapping[str, Any]]) -> int:
+def _review_level(img: Mapping[str, Any], fs: Sequence[Finding]) -> int:
     """3 held back, 2 residual failure or error (of the scan or of sanitize), 1 rare/removed items, 0 nothing."""
     if img.get("clean_status") == "held":
         return 3
-    if is_error(img) or any(f.get("residual_ok") is False for f in fs):
+    if is_error(img) or any(f.residual_ok is False for f in fs):
         return 2
-    if any(f.get("is_rare") or f.get("action") in ("flag", "inpaint", "mask") for f in fs):
+    if any(f.is_rare or f.action in ("flag", "inpaint", "mask") for f in fs):
         return 1
     return 0
 
 
 def render_report(
     images: Sequence[Mapping[str, Any]],
-    findings: Sequence[Mapping[str, Any]],
+    findings: Sequence[Finding],
     *,
     thumbs: Mapping[str, tuple[Thumbnail | None, Thumbnail | None]] | None = None,
     summary: Mapping[str, Any] | None = None,
     show_text: bool = False,
     max_thumbnails: int = 1000,
 ) -> str:
-    """Render the report HTML from table rows (dicts shaped like images/findings.parquet rows).
+    """Render the report HTML from the image rows and the findings.
 
     Parameters
     ----------
-    images, findings : sequences of mappings
-        Rows of ``images.parquet`` and ``findings.parquet``; columns the scan did not write are
-        treated as empty.
+    images : sequence of mappings
+        Rows of ``images.parquet``; columns the scan did not write are treated as empty.
+    findings : sequence of Finding
+        ``findings.parquet`` (:func:`ufmclean.tables.read_findings_table`).
     thumbs : mapping, optional
         ``image_id -> (before, after)`` thumbnails; images without one are listed without pictures.
     summary : mapping, optional
@@ -113,30 +107,27 @@ def render_report(
     import jinja2
 
     thumbs = thumbs or {}
-    by_image: dict[str, list[Mapping[str, Any]]] = {}
+    by_image: dict[str, list[Finding]] = {}
     for f in findings:
-        by_image.setdefault(str(f["image_id"]), []).append(f)
-    cards = []
+        by_image.setdefault(f.image_id, []).append(f)
+    cards: list[dict[str, Any]] = []
     for img in images:
         # Relpaths are shown masked ([name]/[id]_chest.png): the run tables already are, rows given
         # directly may not be (masking a masked relpath changes nothing).
         img = {**img, "relpath": mask_relpath(str(img.get("relpath") or ""))}
         iid = str(img["image_id"])
-        fs = sorted(by_image.get(iid, []), key=lambda f: (int(f.get("frame") or 0), str(f.get("finding_id"))))
+        fs = sorted(by_image.get(iid, []), key=lambda f: (f.frame, f.finding_id))
         before, after = thumbs.get(iid, (None, None))
         shown_frame = before.frame if before else 0
-        rows = []
+        rows: list[dict[str, Any]] = []
         for f in fs:
-            reasons = _as_list(f.get("reasons"))
-            text = str(f.get("text") or "")
             rows.append({
-                "id": f.get("finding_id"), "frame": int(f.get("frame") or 0), "kind": f.get("kind"),
-                "action": f.get("action") or "keep", "reasons": reasons,
-                "text": text if show_text else mask_text(text, str(f.get("phi_type") or "")),
-                "doc_freq": f.get("doc_freq"), "confidence": f.get("confidence"),
-                "view": str(f.get("view") or ("display" if f.get("kind") == "text" else "")),
-                "residual_ok": f.get("residual_ok"), "colour": ACTION_COLOURS.get(f.get("action") or "keep", "#555"),
-                "box": [int(f.get(k) or 0) for k in ("x0", "y0", "x1", "y1")],
+                "id": f.finding_id, "frame": f.frame, "kind": f.kind, "action": f.action, "reasons": list(f.reasons),
+                "text": f.text if show_text else mask_text(f.text, f.phi_type),
+                "doc_freq": f.doc_freq, "confidence": f.confidence,
+                "view": f.view or ("display" if f.kind == "text" else ""),  # tables from before views: display
+                "residual_ok": f.residual_ok, "colour": ACTION_COLOURS.get(f.action, "#555"),
+                "box": [f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1],
             })
         boxes = []
         if before is not None:
@@ -148,7 +139,7 @@ def render_report(
         cards.append({
             "image": img, "id": iid, "findings": rows, "boxes": boxes, "review": _review_level(img, fs),
             "error": is_error(img),
-            "n_rare": sum(bool(f.get("is_rare")) for f in fs),
+            "n_rare": sum(f.is_rare for f in fs),
             "before": before.data_uri() if before else None, "after": after.data_uri() if after else None,
             "tw": before.width if before else 0, "th": before.height if before else 0, "frame": shown_frame,
         })
@@ -159,9 +150,9 @@ def render_report(
         "images": len(images),
         "by_status": dict(Counter(str(i.get("status") or "ok") for i in images)),
         "by_clean_status": dict(Counter(str(i.get("clean_status") or "-") for i in images)),
-        "by_kind": dict(Counter(str(f.get("kind")) for f in findings)),
-        "by_action": dict(Counter(str(f.get("action") or "keep") for f in findings)),
-        "by_reason": dict(Counter(r for f in findings for r in _as_list(f.get("reasons")))),
+        "by_kind": dict(Counter(f.kind for f in findings)),
+        "by_action": dict(Counter(f.action for f in findings)),
+        "by_reason": dict(Counter(r for f in findings for r in f.reasons)),
         "needs_review": sum(c["review"] >= 2 for c in cards),
         "phi_paths": sum(bool(i.get("path_phi")) for i in images),
         # clean/ DICOM written with --header keep whose header still identifies someone
@@ -185,14 +176,14 @@ def build_report(run_dir: str | Path, *, show_text: bool = False) -> Path:
     """
     from ufmclean.errors import UsageError
     from ufmclean.run_dir import RunDir
-    from ufmclean.tables import read_rows
+    from ufmclean.tables import read_findings_table, read_rows
 
     run = RunDir.of(run_dir)
     if not run.images_table.is_file():
         raise UsageError(f"{run.root} has no images.parquet; run `ufmclean scan` or `ufmclean sanitize` first")
     try:
         images = read_rows(run.images_table)
-        findings = read_rows(run.findings_table)
+        findings = read_findings_table(run.findings_table)
         summary = json.loads(run.summary.read_text()) if run.summary.is_file() else {}
     except Exception as exc:  # noqa: BLE001 - a damaged table: say so in one line, no traceback
         raise UsageError(f"the run tables in {run.root} are damaged ({type(exc).__name__}); "

@@ -23,7 +23,7 @@ Everything here works on whole batches (no per-image Python loops).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

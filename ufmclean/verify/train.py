@@ -15,7 +15,8 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -59,16 +60,10 @@ class TrainedProbe:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; explicit names are checked."""
-    import torch
+    """The torch device for ``auto|cpu|cuda[:N]`` (:func:`ufmclean.devices.resolve_torch_device`)."""
+    from ufmclean.devices import resolve_torch_device
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for but no CUDA device is available; use --device cpu or auto")
-    if not (device == "cpu" or device.startswith("cuda")):
-        raise UsageError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
-    return device
+    return resolve_torch_device(device)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,6 @@
-"""``run_discover``: discover + load every file and write ``RUN/images.parquet`` and ``RUN/summary.json``."""
+"""Discover stage driver: ``run_discover`` finds and decodes every file and writes ``RUN/images.parquet``
+and ``RUN/summary.json`` (the CLI's ``ufmclean discover`` calls it); ``package_versions`` for every
+stage's summary."""
 
 from __future__ import annotations
 
@@ -15,9 +17,18 @@ from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.io.discover import discover
 from ufmclean.io.load import DEFAULT_MAX_PIXELS, load_image
+from ufmclean.records import ImageRecord
 from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside
 
-__all__ = ["run_discover"]
+__all__ = ["discover_inputs", "package_versions", "run_discover"]
+
+
+def discover_inputs(src: Path, run: Path, *, labels_csv: str | os.PathLike[str] | None = None) -> list[ImageRecord]:
+    """Every file under ``src`` (:func:`ufmclean.io.discover.discover`), refusing input files that
+    resolve into the run folder ``run``: the one discover step of ``run_discover``, ``run_scan`` and the flow."""
+    records = discover(src, labels_csv=labels_csv)
+    refuse_inputs_inside((r.path for r in records if r.status != "error"), run)
+    return records
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -62,10 +73,9 @@ def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str
     from ufmclean.tables import image_row
 
     t0 = time.perf_counter()
-    records = discover(src, labels_csv=labels_csv)
-    refuse_inputs_inside((r.path for r in records if r.status != "error"), rd.root)
+    records = discover_inputs(src, rd.root, labels_csv=labels_csv)
     t_discover = time.perf_counter() - t0
-    rows, error_kinds = [], Counter()
+    rows, error_kinds = [], Counter[str]()
     for i, rec in enumerate(records):
         if rec.status == "ok":
             try:
