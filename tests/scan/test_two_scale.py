@@ -14,7 +14,7 @@ from ufmclean.records import BBox
 
 def test_coarse_scale_caps_the_longer_side_and_leaves_small_frames_alone():
     s = DetectorSettings(min_side=384, coarse_side=640)
-    assert detector_scale((2048, 2048), s, coarse=True) == pytest.approx(640 / 2048)
+    assert detector_scale((2048, 2048), s, coarse=True) == pytest.approx(640 / 2048)  # settings of this test
     assert detector_scale((2048, 2048), s) == 1.0  # the full-detail factor is unchanged
     assert detector_scale((256, 256), s, coarse=True) == 1.5  # upscaled frames never go coarse
     with pytest.raises(ValueError):
@@ -69,3 +69,22 @@ def _count_detector_pixels(engine) -> list[int]:
 
     engine.detector.probability = counting
     return seen
+
+
+@pytest.mark.ocr
+def test_faint_small_text_on_a_bright_field_is_still_detected_after_the_downscale():
+    """White 14 px text on a 234 field: the coarse pass's downscale blurs it away and its strokes are
+    below the candidates' contrast, so only the fainter fine candidates bring it to the mosaic."""
+    import cv2
+
+    from ufmclean.ocr.ppocr_engine import PpOcrEngine
+
+    rng = np.random.default_rng(3)
+    img = np.clip(234 + cv2.GaussianBlur(rng.normal(0, 6, (1024, 1024)), (0, 0), 4), 0, 255).astype(np.uint8)
+    cv2.putText(img, "DOE JOHN 1961", (400, 1000), cv2.FONT_HERSHEY_SIMPLEX, 14 / 22, 255, 1, cv2.LINE_AA)
+    (tw, th), base = cv2.getTextSize("DOE JOHN 1961", cv2.FONT_HERSHEY_SIMPLEX, 14 / 22, 1)
+    truth = BBox(400, 1000 - th, 400 + tw, 1000 + base)
+    engine = PpOcrEngine("cpu", threads=1)
+    assert is_found(truth, [r.bbox for r in engine.read(img)])
+    engine.fine_candidates = engine.candidates  # without the fainter candidates the line is lost
+    assert not is_found(truth, [r.bbox for r in engine.read(img)])

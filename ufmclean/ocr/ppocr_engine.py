@@ -1,7 +1,7 @@
 """PP-OCRv4 (DBNet detector + CTC recogniser through ONNX Runtime) behind the OcrEngine seam.
 
 Detection in two scales: one light detector pass over the whole frame brought to at most
-``coarse_side`` px (:func:`~ufmclean.ocr.ppocr.detector_scale`), then the candidate text lines of
+``coarse_side`` (512) px (:func:`~ufmclean.ocr.ppocr.detector_scale`), then the candidate text lines of
 the cheap pixel pass (:func:`~ufmclean.ocr.fast.text_lines`) that it left uncovered are detected
 again, each at the scale that makes its text about 28 px tall, packed into one small mosaic. The
 coarse pass finds what is big enough to survive the downscale, the mosaic what is small; the
@@ -15,9 +15,10 @@ at a stricter confidence.
 
 from __future__ import annotations
 
-import numpy as np
-
+from dataclasses import replace
 from typing import Literal
+
+import numpy as np
 
 from ufmclean.ocr.base import TextRegion, check_image
 from ufmclean.ocr.fast import (
@@ -31,16 +32,18 @@ from ufmclean.ocr.fast import (
     uncovered,
 )
 from ufmclean.ocr.ppocr import DetectorSettings, TextDetector, TextRecognizer, detector_scale
+from ufmclean.ocr.recall import is_found
 from ufmclean.records import BBox
 
 
 Strategy = Literal["fast", "full"]
 #: Detector input sizing per strategy. ``fast`` (whole frames): the shorter side is brought to at
 #: least 384 px (sample_data 256² recall 432/433 at 384, 512 and 736; 429/433 at native 256), and
-#: frames larger than 640 px are detected coarse-then-fine (module docstring).
+#: frames larger than 512 px are detected coarse-then-fine (module docstring; 640 cost 0.53 CPU-s per
+#: 1024² image against 0.44 at 512, recall equal on bench/scan.py sets).
 #: ``full`` (small crops, e.g. the residual check's): at least 128 px, so a 48-px line crop is
 #: not blown up to a frame, and one pass.
-STRATEGY_DETECTOR = {"fast": DetectorSettings(min_side=384, coarse_side=640), "full": DetectorSettings(min_side=128)}
+STRATEGY_DETECTOR = {"fast": DetectorSettings(min_side=384, coarse_side=512), "full": DetectorSettings(min_side=128)}
 
 
 class PpOcrEngine:
@@ -91,6 +94,10 @@ class PpOcrEngine:
         self.box_margin = 0.2
         self.fine_below = 24  # detector px: coarse boxes of smaller text are detected again at their scale
         self.candidates = candidates or CandidateSettings()
+        # The fine pass's own candidates: fainter strokes count (they are only detected, not read as
+        # they are); small glyphs only (the two smaller top-hats): bigger text survives the coarse pass.
+        self.fine_candidates = replace(self.candidates, min_contrast=max(1, self.candidates.min_contrast * 2 // 3),
+                                       kernels=tuple(sorted(self.candidates.kernels)[:2]))
         self.detector = TextDetector(device=self.device, threads=n, settings=detector or STRATEGY_DETECTOR[strategy])
         self.recognizer = TextRecognizer(device=self.device, threads=n)
 
@@ -103,11 +110,15 @@ class PpOcrEngine:
         lines = text_lines(grey, settings=self.candidates)
         full = detector_scale((h, w), self.detector.settings)
         coarse = detector_scale((h, w), self.detector.settings, coarse=True)
-        if lines is None or coarse >= full:
+        faint = None if lines is None or coarse >= full else text_lines(grey, settings=self.fine_candidates)
+        if faint is None:
             # One pass; a frame too busy for candidates (CT/MR overlays, screens) at full detail.
             boxes = self._margined(self.detector.detect(grey, scale=full), h, w)
         else:
-            boxes = self._margined(self._two_scale(grey, lines, coarse), h, w)
+            # Faint lines of several glyphs only: lone faint components are mostly tissue texture.
+            extra = [ln for ln in faint if ln.width >= 3 * ln.height and ln.height * coarse < self.fine_below
+                     and not is_found(ln, lines)]
+            boxes = self._margined(self._two_scale(grey, lines + extra, coarse), h, w)
         whole = []
         if self.strategy == "full" and h <= 96 and w >= h:
             # A crop of one line (the residual check's): read it whole too, whatever the detector says.
@@ -120,7 +131,10 @@ class PpOcrEngine:
     def _two_scale(self, grey: np.ndarray, lines: list[BBox], coarse: float) -> list[BBox]:
         """Detector boxes of ``grey`` from a coarse pass at ``coarse`` and a fine mosaic pass.
 
-        The mosaic holds the candidate ``lines`` the coarse boxes leave uncovered and the coarse
+        ``lines``: candidate lines at the fainter ``fine_candidates`` contrast (the downscale
+        blurs thin low-contrast strokes away: 14 px white text on a 230 background reached neither
+        pass at the candidates' own contrast). The mosaic, each crop contrast-stretched, holds the
+        lines the coarse boxes leave uncovered and the coarse
         boxes of text under ``fine_below`` detector px (boxed loosely at that size: 'Renal' on an
         ultrasound screen came back as a box that read '*R'). A small coarse box is replaced by
         the fine boxes found in its crop, and kept where the fine pass found none there.

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 #: Bump when detection output changes for the same inputs and options (invalidates cached parts).
 #: 2: the fast strategy detects cut boxes again in wider crops; merged names ("JANEDOE") are typed.
 #: 3: the OCR engine is a detection setting (PP-OCR by default).
-#: 4: PP-OCR detects frames over 640 px coarse-then-fine (two scales).
+#: 4: PP-OCR detects frames over 512 px coarse-then-fine (two scales).
 DETECT_VERSION = 4
 STRATEGIES = ("fast", "full")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
