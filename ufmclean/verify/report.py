@@ -151,6 +151,14 @@ def plot_audit(doc: dict, dest: str | Path) -> Path | None:
     return dest
 
 
+def write_audit(doc: dict, out_dir: str | Path) -> Path:
+    """Write a model audit's document as ``out_dir/audit.json`` (relpaths masked; atomic). It holds ids, boxes
+    and numbers only (no pixels), so it keeps the ordinary mode."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return write_json(_masked(doc), out / "audit.json")  # type: ignore[arg-type]
+
+
 def write_html(doc: dict, dest: str | Path, *, images: list[str], mode: int = 0o644) -> Path:
     """Render the HTML page (template ``templates/verify.html.j2``) with ``images`` relative to ``dest``."""
     import jinja2

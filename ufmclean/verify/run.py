@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,12 +24,11 @@ from ufmclean.verify import data as vdata
 from ufmclean.verify.canary import read_canary
 from ufmclean.verify.controls import ControlScores, control_features
 from ufmclean.verify.features import Feature, canary_feature, finding_feature, removed_findings
-from ufmclean.verify.mscore import score_feature
+from ufmclean.verify.scoring import SETTINGS, EvalSets, feature_row, score_features
 from ufmclean.verify.train import SCHEDULES, TrainConfig, accuracy_auroc, predict_proba, train_probe
 from ufmclean.verify.verdict import decide
 
 log = logging.getLogger(__name__)
-SETTINGS = ("white", "grey", "black")
 
 
 @dataclass(frozen=True)
@@ -75,16 +73,20 @@ def _clean_root(sanitized: Path) -> Path:
     return sanitized / "clean" if (sanitized / "clean").is_dir() else sanitized
 
 
-def _ood_set(options: VerifyOptions, eval_images: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, str]:
-    rng = np.random.default_rng(options.split_seed + 7919)
-    if options.ood_dir:
-        root = Path(options.ood_dir)
+def ood_set(ood_dir: str | None, eval_images: np.ndarray, n_classes: int, *, size: int,
+            split_seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """The black-box set: every image in ``ood_dir`` at ``size`` (or, without it, ``eval_images`` ``(N, S, S)``
+    flipped upside down), with labels drawn at random from ``n_classes`` (seeded by ``split_seed``), and its
+    description."""
+    rng = np.random.default_rng(split_seed + 7919)
+    if ood_dir:
+        root = Path(ood_dir)
         if not root.is_dir():
             raise UsageError(f"--ood {root} is not a folder")
         rels = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
                       if p.is_file() and p.suffix.lower() in vdata.IMAGE_SUFFIXES)
         items = [vdata.Item(r, "ood") for r in rels]
-        d = vdata.load_probe_data(root, items, size=options.size, classes=("ood",))
+        d = vdata.load_probe_data(root, items, size=size, classes=("ood",))
         if len(d.images) < 2:
             raise UsageError("--ood folder holds fewer than 2 readable images")
         imgs, desc = d.images, f"folder ({len(d.images)} images)"
@@ -137,7 +139,8 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
     tr_before = vdata.load_probe_data(original, train_items, size=options.size, classes=classes)
     tr_after = vdata.load_probe_data(clean, train_items, size=options.size, classes=classes)
     ev = vdata.load_probe_data(clean, eval_items, size=options.size, classes=classes)
-    ood_x, ood_y, ood_desc = _ood_set(options, ev.images, len(classes))
+    ood_x, ood_y, ood_desc = ood_set(options.ood_dir, ev.images, len(classes), size=options.size,
+                                     split_seed=options.split_seed)
     feats, finfo = collect_features(original, sanitized, size=options.size, classes=classes,
                                     label_of={it.relpath: it.label for it in items}, max_features=options.max_features)
     cfg = TrainConfig(model=options.model, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
@@ -161,21 +164,9 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
                                       "images_per_s": round(probe.images_per_s, 1), "device": probe.device})
             if cscores is not None:
                 cscores.add(phase, predict, ev.images, ev.labels, p_ev)
-            for f in feats:
-                for setting in SETTINGS:
-                    x, y, pc = (ood_x, ood_y, p_ood) if setting == "black" else (ev.images, ev.labels, p_ev)
-                    ys = f.y_star if setting == "white" else None
-                    if setting == "white" and ys is None:
-                        continue
-                    rng = np.random.default_rng([seed, zlib.crc32(f.feature_id.encode()), SETTINGS.index(setting)])
-                    a, b = score_feature(predict, x, y, patch=f.patch, mask=f.mask, box=f.probe_box, y_star=ys,
-                                         rng=rng, p_clean=pc)
-                    if setting == "white":
-                        fam_b = ("label-aware", b.m_label, b.p_label_t, b.p_label_mw)
-                    else:
-                        fam_b = ("label-free", b.m_kl, b.p_kl_t, b.p_kl_mw)
-                    scores[(phase, f.feature_id, setting, "A")] = ("confidence-shift", a.m, a.p, float("nan"), a.k)
-                    scores[(phase, f.feature_id, setting, "B")] = fam_b + (ys if ys is not None else -1,)
+            sets = EvalSets(ev.images, ev.labels, p_ev, ood_x, ood_y, p_ood)
+            for (fid, setting, fam), sc in score_features(predict, feats, sets, seed=seed).items():
+                scores[(phase, fid, setting, fam)] = sc
             if seed == 0:
                 artefacts["probes"][phase] = probe
         for f in feats:
@@ -185,8 +176,7 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
                         continue
                     sb, sa = scores[("before", f.feature_id, setting, fam)], scores[("after", f.feature_id, setting, fam)]
                     rows.append({
-                        "feature_id": f.feature_id, "source": f.source, "relpath": f.relpath,
-                        "x0": f.box.x0, "y0": f.box.y0, "x1": f.box.x1, "y1": f.box.y1,
+                        **feature_row(f),
                         "setting": setting, "family": fam, "statistic": sb[0], "seed": seed,
                         "m_before": sb[1], "p_before": sb[2], "p_mw_before": sb[3], "class_before": sb[4],
                         "m_after": sa[1], "p_after": sa[2], "p_mw_after": sa[3], "class_after": sa[4],
