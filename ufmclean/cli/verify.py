@@ -67,6 +67,9 @@ def register(app: typer.Typer) -> None:
         gradcam: int = typer.Option(4, "--gradcam-images", help="Evaluation images per Grad-CAM strip (0: none)."),
         max_drop: float = typer.Option(0.02, "--max-accuracy-drop", help="Largest held-out accuracy drop (before - "
                                        "after) that still counts as utility kept for a 'mitigated' verdict."),
+        epoch_curve: bool = typer.Option(True, "--epoch-curve/--no-epoch-curve", help="Score every canary after each "
+                                         "training epoch (verify.json 'epochs', epochs.png); costs one more pass over "
+                                         "up to 128 held-out images per class per canary and epoch."),
     ) -> None:
         """Train the same probe on the original and the sanitised data, compare M scores per removed feature and
         end with a verdict (mitigated | not_mitigated | inconclusive) and its reason."""
@@ -78,7 +81,8 @@ def register(app: typer.Typer) -> None:
             opts = VerifyOptions(seeds=seeds, size=size, model=model, device=device, epochs=epochs, alpha=alpha,
                                  lr=lr, schedule=schedule, width=width,
                                  labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
-                                 max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop)
+                                 max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop,
+                                 epoch_curve=epoch_curve)
             doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))
             pngs = gradcam_for_run(art, out / "gradcam", model_name=model, n_images=gradcam) if gradcam > 0 else []
             paths = write_report(doc, out, gradcam_pngs=pngs)

@@ -115,6 +115,24 @@ def white_m(predict: Predict, images: np.ndarray, labels: np.ndarray, p_clean: n
     return out
 
 
+def control_m(predict: Predict, images: np.ndarray, labels: np.ndarray, p_clean: np.ndarray,
+              controls: ControlSet) -> dict[str, float]:
+    """White-box M of every control on one model: ``{"canary": named M, "a000": ..., ...}`` (named first when
+    there is one; NaN where no held-out image has the control's class)."""
+    feats = ([controls.named] if controls.named is not None else []) + controls.audit
+    ids = ["canary"] * (controls.named is not None) + [f.feature_id for f in controls.audit]
+    return dict(zip(ids, (float(m) for m in white_m(predict, images, labels, p_clean, feats))))
+
+
+def per_class_subset(labels: np.ndarray, max_per_class: int) -> np.ndarray:
+    """Indices of the first ``max_per_class`` images of each class in ``labels`` ``(N,)``, in order."""
+    labels = np.asarray(labels)
+    keep = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        keep[np.flatnonzero(labels == c)[:max_per_class]] = True
+    return np.flatnonzero(keep)
+
+
 @dataclass
 class ControlScores:
     """Scores of a :class:`ControlSet` accumulated over probes (call :meth:`add` once per trained probe).

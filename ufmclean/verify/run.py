@@ -22,13 +22,15 @@ import numpy as np
 from ufmclean.errors import UfmError, UsageError
 from ufmclean.verify import data as vdata
 from ufmclean.verify.canary import read_canary
-from ufmclean.verify.controls import ControlScores, control_features
+from ufmclean.verify.controls import ControlScores, ControlSet, control_features, control_m, per_class_subset
 from ufmclean.verify.features import Feature, canary_feature, finding_feature, removed_findings
 from ufmclean.verify.scoring import SETTINGS, EvalSets, feature_row, score_features
 from ufmclean.verify.train import SCHEDULES, TrainConfig, accuracy_auroc, predict_proba, train_probe
 from ufmclean.verify.verdict import decide
 
 log = logging.getLogger(__name__)
+#: Held-out images per class the per-epoch curve scores each control on (the final scores use all of them).
+EPOCH_EVAL_PER_CLASS = 128
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class VerifyOptions:
     max_features: int = 50
     gradcam_images: int = 4
     max_accuracy_drop: float = 0.02
+    epoch_curve: bool = True
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -152,11 +155,20 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
     probe_rows: dict[str, list[dict]] = {"before": [], "after": []}
     rows: list[dict] = []
     artefacts: dict = {"probes": {}, "eval_images": ev.images, "eval_labels": ev.labels, "features": feats}
+    curves: list[dict] = []
+    curve_x = curve_y = None
+    if options.epoch_curve and controls is not None and (controls.named is not None or controls.audit):
+        keep = per_class_subset(ev.labels, EPOCH_EVAL_PER_CLASS)
+        curve_x, curve_y = ev.images[keep], ev.labels[keep]
     for seed in range(options.seeds):
         scores = {}
         for phase, d in (("before", tr_before), ("after", tr_after)):
             say(f"seed {seed}: training the {phase} probe on {len(d.images)} images")
-            probe = train_probe(d.images, d.labels, n_classes=len(classes), config=cfg, seed=seed)
+            on_epoch = None
+            if curve_x is not None and controls is not None:
+                curve, on_epoch = _epoch_tracker(phase, seed, controls, curve_x, curve_y)
+                curves.append(curve)
+            probe = train_probe(d.images, d.labels, n_classes=len(classes), config=cfg, seed=seed, on_epoch=on_epoch)
             predict = lambda x, _p=probe: predict_proba(_p, x)  # noqa: E731
             p_ev, p_ood = predict(ev.images), predict(ood_x)
             acc, auc = accuracy_auroc(p_ev, ev.labels)
@@ -200,9 +212,37 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
         "audit": audit_doc,
         "features": _nan_to_none(rows),
         "summary": summarise(rows, alpha=options.alpha, n_seeds=options.seeds),
+        "epochs": _epoch_doc(curves, controls, n_images=0 if curve_y is None else len(curve_y)),
         "wall_seconds": round(time.perf_counter() - t_start, 1),
     }
     return doc, artefacts
+
+
+def _epoch_tracker(phase: str, seed: int, controls: ControlSet, images: np.ndarray,
+                   labels: np.ndarray) -> tuple[dict, Callable]:
+    """A curve record and the ``on_epoch`` hook filling it: after every epoch, each control's white-box M and
+    the accuracy on ``images`` (a per-class subset of the held-out split)."""
+    curve: dict = {"phase": phase, "seed": seed, "epoch": [], "accuracy": [], "m": {}}
+
+    def on_epoch(epoch: int, probe) -> None:  # noqa: ANN001 - a TrainedProbe
+        predict = lambda x: predict_proba(probe, x)  # noqa: E731
+        p = predict(images)
+        curve["epoch"].append(epoch)
+        curve["accuracy"].append(float((p.argmax(1) == labels).mean()))
+        for cid, m in control_m(predict, images, labels, p, controls).items():
+            curve["m"].setdefault(cid, []).append(m)
+
+    return curve, on_epoch
+
+
+def _epoch_doc(curves: list[dict], controls: ControlSet | None, *, n_images: int) -> dict | None:
+    """verify.json's ``epochs``: per probe (phase, seed) each control's M after every epoch. ``None`` when off."""
+    if not curves or controls is None:
+        return None
+    inserted = {"canary": True} if controls.named is not None else {}
+    inserted.update({f.feature_id: bool(i) for f, i in zip(controls.audit, controls.inserted)})
+    return {"n_eval_images": n_images, "score": "white-box M (family A) on a per-class subset of the held-out split",
+            "inserted": inserted, "curves": curves}
 
 
 def _probe_summary(rows: list[dict]) -> dict:

@@ -15,7 +15,7 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -97,10 +97,13 @@ def _autocast(device: str) -> Any:
     return contextlib.nullcontext()
 
 
-def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, config: TrainConfig, seed: int) -> TrainedProbe:
+def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, config: TrainConfig, seed: int,
+                on_epoch: Callable[[int, TrainedProbe], None] | None = None) -> TrainedProbe:
     """Train a fresh probe on ``images`` ``(N, S, S)`` float32 in [0, 1] with ``labels`` ``(N,)`` int.
 
-    Deterministic for a given ``seed`` on a given device. Inputs are not modified.
+    Deterministic for a given ``seed`` on a given device. Inputs are not modified. ``on_epoch(epoch, probe)``
+    is called after each epoch (1-based) with the model in eval mode; it must not train it. Its time is
+    not counted in ``seconds``, and it does not change the training (no random numbers are drawn for it).
     """
     import torch
     import torch.nn.functional as F
@@ -124,7 +127,8 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
         gen = torch.Generator().manual_seed(seed)
         model.train()
         t0 = time.perf_counter()
-        for _ in range(config.epochs):
+        hook_seconds = 0.0
+        for epoch in range(config.epochs):
             order = torch.randperm(len(x), generator=gen).to(device)
             for start in range(0, len(x), config.batch_size):
                 idx = order[start : start + config.batch_size]
@@ -137,9 +141,15 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
                 opt.step()
                 if sched is not None:
                     sched.step()
+            if on_epoch is not None:
+                t_hook = time.perf_counter()
+                model.eval()
+                on_epoch(epoch + 1, TrainedProbe(model, device, 0.0, 0.0, n_classes))
+                model.train()
+                hook_seconds += time.perf_counter() - t_hook
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0 - hook_seconds
     model.eval()
     return TrainedProbe(model, device, seconds, config.epochs * len(x) / max(seconds, 1e-9), n_classes)
 
