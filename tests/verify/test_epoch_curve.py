@@ -73,3 +73,12 @@ def test_the_curve_can_be_turned_off(tmp_path):
     doc, out = _verify(tmp_path, "--no-epoch-curve")
     assert doc["epochs"] is None and doc["settings"]["epoch_curve"] is False
     assert not (out / "epochs.png").exists() and "When memorisation starts" not in (out / "verify.html").read_text()
+
+
+def test_the_curve_is_scored_at_most_ten_times_with_the_first_and_last_epoch():
+    from ufmclean.verify.run import curve_epochs
+
+    assert curve_epochs(3, 10) == {1, 2, 3}
+    e = curve_epochs(40, 10)
+    assert len(e) == 10 and min(e) == 1 and max(e) == 40
+    assert curve_epochs(1, 10) == {1}

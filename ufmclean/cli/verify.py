@@ -67,12 +67,16 @@ def register(app: typer.Typer) -> None:
         gradcam: int = typer.Option(4, "--gradcam-images", help="Evaluation images per Grad-CAM strip (0: none)."),
         max_drop: float = typer.Option(0.02, "--max-accuracy-drop", help="Largest held-out accuracy drop (before - "
                                        "after) that still counts as utility kept for a 'mitigated' verdict."),
-        epoch_curve: bool = typer.Option(True, "--epoch-curve/--no-epoch-curve", help="Score every canary after each "
-                                         "training epoch (verify.json 'epochs', epochs.png); costs one more pass over "
-                                         "up to 128 held-out images per class per canary and epoch."),
+        recipe: str = typer.Option("default", "--recipe", help="default (the options as given) | paper (Hartley et al. "
+                                   "2023: ResNet-18 at 224², Adam 1e-5, weight decay 1e-4, batch 32, early stopping "
+                                   "with patience 1; overrides --model/--size/--lr/--schedule; --epochs is the cap)."),
+        epoch_curve: bool = typer.Option(True, "--epoch-curve/--no-epoch-curve", help="Score every canary after training "
+                                         "epochs (at most 10, evenly spread; verify.json 'epochs', epochs.png); costs a "
+                                         "pass over up to 16 held-out images per class per canary and scored epoch."),
     ) -> None:
         """Train the same probe on the original and the sanitised data, compare M scores per removed feature and
         end with a verdict (mitigated | not_mitigated | inconclusive) and its reason."""
+        from ufmclean.verify.recipes import apply_recipe
         from ufmclean.verify.run import VerifyOptions, run_verify
         from ufmclean.verify.report import write_report
         from ufmclean.verify.gradcam import gradcam_for_run
@@ -83,8 +87,9 @@ def register(app: typer.Typer) -> None:
                                  labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
                                  max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop,
                                  epoch_curve=epoch_curve)
+            opts = apply_recipe(opts, recipe)
             doc, art = run_verify(original, sanitized, options=opts, progress=lambda m: typer.echo(m, err=True))
-            pngs = gradcam_for_run(art, out / "gradcam", model_name=model, n_images=gradcam) if gradcam > 0 else []
+            pngs = gradcam_for_run(art, out / "gradcam", model_name=opts.model, n_images=gradcam) if gradcam > 0 else []
             paths = write_report(doc, out, gradcam_pngs=pngs)
         except UfmError as exc:
             typer.echo(f"error: {exc}", err=True)

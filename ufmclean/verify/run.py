@@ -11,6 +11,7 @@ Data decisions (documented in verify.json ``settings``):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -29,8 +30,13 @@ from ufmclean.verify.train import SCHEDULES, TrainConfig, accuracy_auroc, predic
 from ufmclean.verify.verdict import decide
 
 log = logging.getLogger(__name__)
-#: Held-out images per class the per-epoch curve scores each control on (the final scores use all of them).
-EPOCH_EVAL_PER_CLASS = 128
+#: Held-out images per class the per-epoch curve scores each control on (the final scores use all of them),
+#: and the most epochs it is scored at (evenly spread, the last always among them). Why so few: every
+#: control needs its own pass, so the curve costs (controls x images) forward passes per scored epoch.
+#: Measured on sample_data (2 x 160 training images, 21 controls, 20 epochs, 1 thread): 16 images x all
+#: 20 epochs cost 5 CPU-s per probe against 7 for its training.
+EPOCH_EVAL_PER_CLASS = 16
+EPOCH_CURVE_POINTS = 10
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,9 @@ class VerifyOptions:
     gradcam_images: int = 4
     max_accuracy_drop: float = 0.02
     epoch_curve: bool = True
+    weight_decay: float = 0.0
+    patience: int | None = None
+    recipe: str = "default"
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -70,6 +79,8 @@ class VerifyOptions:
             raise UsageError(f"--max-accuracy-drop must be in [0, 1], got {self.max_accuracy_drop}")
         if not self.lr > 0 or self.width < 1:
             raise UsageError(f"--lr must be > 0 and --width >= 1, got {self.lr} and {self.width}")
+        if self.weight_decay < 0 or (self.patience is not None and self.patience < 1):
+            raise UsageError(f"weight decay must be >= 0 and patience >= 1, got {self.weight_decay}, {self.patience}")
 
 
 def _clean_root(sanitized: Path) -> Path:
@@ -147,8 +158,16 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
     feats, finfo = collect_features(original, sanitized, size=options.size, classes=classes,
                                     label_of={it.relpath: it.label for it in items}, max_features=options.max_features)
     cfg = TrainConfig(model=options.model, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-                      device=options.device, width=options.width, schedule=options.schedule)
+                      device=options.device, width=options.width, schedule=options.schedule,
+                      weight_decay=options.weight_decay, patience=options.patience)
     controls = control_features(original, size=options.size, classes=classes)
+    val: dict[str, tuple[np.ndarray, np.ndarray] | None] = {"before": None, "after": None}
+    if options.patience is not None:
+        keep, vmask = validation_split(tr_before.relpaths, carriers=_carriers(original, controls), seed=options.split_seed)
+        say(f"early stopping on {int(vmask.sum())} validation images held out of training (no canary carriers)")
+        val = {"before": (tr_before.images[vmask], tr_before.labels[vmask]),
+               "after": (tr_after.images[vmask], tr_after.labels[vmask])}
+        tr_before, tr_after = _subset(tr_before, keep), _subset(tr_after, keep)
     cscores = ControlScores(controls) if controls is not None else None
     if controls is not None and len(controls.audit):
         say(f"scoring {len(controls.audit)} audit canaries on every probe ({int(controls.inserted.sum())} inserted)")
@@ -166,14 +185,17 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
             say(f"seed {seed}: training the {phase} probe on {len(d.images)} images")
             on_epoch = None
             if curve_x is not None and controls is not None:
-                curve, on_epoch = _epoch_tracker(phase, seed, controls, curve_x, curve_y)
+                curve, on_epoch = _epoch_tracker(phase, seed, controls, curve_x, curve_y,
+                                                 at=curve_epochs(options.epochs, EPOCH_CURVE_POINTS))
                 curves.append(curve)
-            probe = train_probe(d.images, d.labels, n_classes=len(classes), config=cfg, seed=seed, on_epoch=on_epoch)
+            probe = train_probe(d.images, d.labels, n_classes=len(classes), config=cfg, seed=seed, on_epoch=on_epoch,
+                                val=val[phase])
             predict = lambda x, _p=probe: predict_proba(_p, x)  # noqa: E731
             p_ev, p_ood = predict(ev.images), predict(ood_x)
             acc, auc = accuracy_auroc(p_ev, ev.labels)
             probe_rows[phase].append({"seed": seed, "accuracy": acc, "auroc": auc, "train_seconds": round(probe.seconds, 3),
-                                      "images_per_s": round(probe.images_per_s, 1), "device": probe.device})
+                                      "images_per_s": round(probe.images_per_s, 1), "device": probe.device,
+                                      "epochs": probe.epochs})
             if cscores is not None:
                 cscores.add(phase, predict, ev.images, ev.labels, p_ev)
             sets = EvalSets(ev.images, ev.labels, p_ev, ood_x, ood_y, p_ood)
@@ -218,13 +240,43 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
     return doc, artefacts
 
 
-def _epoch_tracker(phase: str, seed: int, controls: ControlSet, images: np.ndarray,
-                   labels: np.ndarray) -> tuple[dict, Callable]:
-    """A curve record and the ``on_epoch`` hook filling it: after every epoch, each control's white-box M and
-    the accuracy on ``images`` (a per-class subset of the held-out split)."""
+def validation_split(relpaths: tuple[str, ...], *, carriers: set[str], seed: int,
+                     fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks ``(train, validation)`` over ``relpaths``: ``fraction`` of them (at least 2), chosen by a
+    hash of ``seed`` and relpath, never one in ``carriers`` (a canary must stay in training)."""
+    ranked = sorted((r for r in relpaths if r not in carriers), key=lambda r: vdata.hash_rank(seed + 101, r))
+    chosen = set(ranked[: max(2, int(round(fraction * len(relpaths))))])
+    vmask = np.asarray([r in chosen for r in relpaths], bool)
+    if vmask.all() or not vmask.any():
+        raise UsageError("too few training images to hold out a validation set for early stopping")
+    return ~vmask, vmask
+
+
+def _carriers(original: Path, controls: ControlSet | None) -> set[str]:
+    spec = read_canary(original)
+    out = set(spec.relpaths) if spec is not None else set()
+    return out | {f.relpath for f in (controls.audit if controls is not None else []) if f.relpath}
+
+
+def _subset(d: vdata.ProbeData, keep: np.ndarray) -> vdata.ProbeData:
+    return dataclasses.replace(d, relpaths=tuple(r for r, k in zip(d.relpaths, keep) if k), images=d.images[keep],
+                               labels=d.labels[keep], shapes=d.shapes[keep])
+
+
+def curve_epochs(n_epochs: int, points: int) -> set[int]:
+    """At most ``points`` epochs of ``1..n_epochs``, evenly spread, always with the first and the last."""
+    return {int(e) for e in np.unique(np.round(np.linspace(1, n_epochs, min(n_epochs, max(points, 2)))))}
+
+
+def _epoch_tracker(phase: str, seed: int, controls: ControlSet, images: np.ndarray, labels: np.ndarray, *,
+                   at: set[int]) -> tuple[dict, Callable]:
+    """A curve record and the ``on_epoch`` hook filling it: after each epoch in ``at``, each control's white-box
+    M and the accuracy on ``images`` (a per-class subset of the held-out split)."""
     curve: dict = {"phase": phase, "seed": seed, "epoch": [], "accuracy": [], "m": {}}
 
     def on_epoch(epoch: int, probe) -> None:  # noqa: ANN001 - a TrainedProbe
+        if epoch not in at:
+            return
         predict = lambda x: predict_proba(probe, x)  # noqa: E731
         p = predict(images)
         curve["epoch"].append(epoch)
@@ -241,7 +293,8 @@ def _epoch_doc(curves: list[dict], controls: ControlSet | None, *, n_images: int
         return None
     inserted = {"canary": True} if controls.named is not None else {}
     inserted.update({f.feature_id: bool(i) for f, i in zip(controls.audit, controls.inserted)})
-    return {"n_eval_images": n_images, "score": "white-box M (family A) on a per-class subset of the held-out split",
+    return {"n_eval_images": n_images, "max_per_class": EPOCH_EVAL_PER_CLASS, "max_points": EPOCH_CURVE_POINTS,
+            "score": "white-box M (family A) on a per-class subset of the held-out split",
             "inserted": inserted, "curves": curves}
 
 
