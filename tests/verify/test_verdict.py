@@ -87,3 +87,21 @@ def test_reasons_are_one_sentence_and_carry_no_paths():
     for tests in (None, _audit(0.2, 0.6), _audit(1e-4, 0.01), _audit(1e-4, 0.4)):
         r = decide(**GOOD, tests=tests)["reason"]
         assert r.endswith(".") and "/" not in r.replace("/ ", "") and r.count(". ") == 0
+
+
+def test_model_verdict_rules():
+    from ufmclean.verify.verdict import MEMORISED, NOT_DETECTED, decide_model
+
+    one = {"accuracy": 0.80, "n_eval": 200, "majority_rate": 0.5}
+    v = decide_model(**{**one, "accuracy": 0.52}, tests=_audit(1e-6, math.nan))
+    assert v["status"] == INCONCLUSIVE and "not above chance" in v["reason"]
+    v = decide_model(**one, tests=None)
+    assert v["status"] == INCONCLUSIVE and v["canary_detected"] is None
+    v = decide_model(**one, tests=[CanaryTest("named", 1e-9, math.nan, False)])
+    assert v["status"] == INCONCLUSIVE and "uncalibrated" in v["reason"]
+    # two tests: Bonferroni, 0.03 < 0.05 but not < 0.025
+    two = [CanaryTest("audit", 0.03, math.nan, True), CanaryTest("named", 0.5, math.nan, True)]
+    v = decide_model(**one, tests=two)
+    assert v["status"] == NOT_DETECTED and v["canary_detected"] is False and v["figures"]["alpha_adjusted"] == 0.025
+    v = decide_model(**one, tests=[CanaryTest("audit", 0.02, math.nan, True), two[1]])
+    assert v["status"] == MEMORISED and v["canary_detected"] is True and "p = 0.02" in v["reason"]

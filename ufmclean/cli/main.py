@@ -13,7 +13,7 @@ import sys
 import typer
 
 # Each module defines ``register(app: typer.Typer) -> None`` and nothing but wiring.
-SUBCOMMAND_MODULES = ("discover", "scan", "sanitize", "report", "canary", "verify")
+SUBCOMMAND_MODULES = ("discover", "scan", "sanitize", "report", "canary", "verify", "audit")
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 

@@ -66,17 +66,26 @@ def register(app: typer.Typer) -> None:
         gradcam: int = typer.Option(4, "--gradcam-images", help="Evaluation images per Grad-CAM strip (0: none)."),
         max_drop: float = typer.Option(0.02, "--max-accuracy-drop", help="Largest held-out accuracy drop (before - "
                                        "after) that still counts as utility kept for a 'mitigated' verdict."),
+        recipe: str = typer.Option("default", "--recipe", help="default (the options as given) | paper (Hartley et al. "
+                                   "2023: ResNet-18 at 224², Adam 1e-5, weight decay 1e-4, batch 32, early stopping "
+                                   "with patience 1; overrides --model/--size/--lr/--schedule; --epochs is the cap)."),
+        epoch_curve: bool = typer.Option(True, "--epoch-curve/--no-epoch-curve", help="Score every canary after training "
+                                         "epochs (at most 10, evenly spread; verify.json 'epochs', epochs.png); costs a "
+                                         "pass over up to 16 held-out images per class per canary and scored epoch."),
     ) -> None:
         """Train the same probe on the original and the sanitised data, compare M scores per removed feature and
         end with a verdict (mitigated | not_mitigated | inconclusive) and its reason."""
         from ufmclean.pipeline.verify import verify_and_report
+        from ufmclean.verify.recipes import apply_recipe
         from ufmclean.verify.run import VerifyOptions
 
         try:
             opts = VerifyOptions(seeds=seeds, size=size, model=model, device=device, epochs=epochs, alpha=alpha,
                                  lr=lr, schedule=schedule, width=width,
                                  labels_csv=str(labels) if labels else None, ood_dir=str(ood) if ood else None,
-                                 max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop)
+                                 max_features=max_features, gradcam_images=gradcam, max_accuracy_drop=max_drop,
+                                 epoch_curve=epoch_curve)
+            opts = apply_recipe(opts, recipe)
             done = verify_and_report(original, sanitized, out, options=opts, progress=lambda m: typer.echo(m, err=True))
             doc, paths = done.doc, done.paths
         except UfmError as exc:

@@ -93,19 +93,23 @@ def _unpng(s: str) -> np.ndarray:
 
 def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], seed: int, label: str | None = None,
                height_px: int, image_hw: tuple[int, int], exclude_texts: tuple[str, ...] = (),
-               split_seed: int = 0, eval_fraction: float = 0.2) -> tuple[list[AuditCanary], list[str]]:
+               split_seed: int = 0, eval_fraction: float = 0.2,
+               carrier_pool: set[str] | None = None) -> tuple[list[AuditCanary], list[str]]:
     """Plan ``2 n`` audit canaries (``n`` inserted, ``n`` controls) over ``items`` (see the module doc);
     returns them and their strings (same order; the strings are only for canary.json).
 
     ``height_px`` is the glyph height in an image of ``image_hw`` = (H, W) (the named canary's reference
     image); places are fractions of the image, so they scale to files of other sizes. ``label`` restricts
-    the carriers to one class (default: every class, balanced).
+    the carriers to one class (default: every class, balanced). ``carrier_pool`` restricts the carriers to
+    these relpaths (e.g. the training images a reference probe finds hardest); inserted and never-inserted
+    canaries are still drawn from the same pool at random, so the controls stay exact.
     """
     if n < 1:
         raise UsageError(f"--audit must be >= 1, got {n}")
     side = split_items(items, seed=split_seed, eval_fraction=eval_fraction)
     pool = [it for it in items if side[it.relpath] == TRAIN and (label is None or it.label == label)
-            and it.relpath not in exclude_relpaths and Path(it.relpath).suffix.lower() in RASTER_SUFFIXES]
+            and it.relpath not in exclude_relpaths and Path(it.relpath).suffix.lower() in RASTER_SUFFIXES
+            and (carrier_pool is None or it.relpath in carrier_pool)]
     classes = sorted({it.label for it in pool})
     rng = np.random.default_rng([seed, 0xA0D1])
     carriers: list[Item] = []

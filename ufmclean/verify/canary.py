@@ -153,13 +153,15 @@ def make_canary(
     split_seed: int = 0,
     eval_fraction: float = 0.2,
     audit: int = 0,
+    audit_pool: set[str] | None = None,
 ) -> dict:
     """Copy ``input_dir`` to ``out_dir`` with the canary stamped into ``k`` training images; returns a small
     summary ``{"k", "class", "n_files_copied", "n_audit", "canary_json"}``.
 
     ``audit`` N > 0 adds the one-run audit (:mod:`ufmclean.verify.audit`): N random fake names / IDs,
     each stamped into one other training image (balanced over all classes, whatever ``label`` is), and
-    N more recorded in ``canary.json`` but never inserted.
+    N more recorded in ``canary.json`` but never inserted; ``audit_pool`` restricts their carriers to those
+    relpaths (see :func:`ufmclean.verify.audit.plan_audit`).
 
     ``box_frac`` is the canary's top-left corner as fractions of (width, height); ``height_frac`` its
     height as a fraction of the image height. The canary is drawn white over the image through its
@@ -200,7 +202,7 @@ def make_canary(
         planned, texts = plan_audit(items, n=audit, exclude_relpaths={it.relpath for it in chosen},
                                     seed=seed, height_px=max(5, int(round(height_frac * H0))), image_hw=(H0, W0),
                                     exclude_texts=(text,) if text else (), split_seed=split_seed,
-                                    eval_fraction=eval_fraction)
+                                    eval_fraction=eval_fraction, carrier_pool=audit_pool)
     files = []
     n = 0
     for p in sorted(src.rglob("*")):

@@ -115,15 +115,43 @@ def white_m(predict: Predict, images: np.ndarray, labels: np.ndarray, p_clean: n
     return out
 
 
+def control_m(predict: Predict, images: np.ndarray, labels: np.ndarray, p_clean: np.ndarray,
+              controls: ControlSet) -> dict[str, float]:
+    """White-box M of every control on one model: ``{"canary": named M, "a000": ..., ...}`` (named first when
+    there is one; NaN where no held-out image has the control's class)."""
+    feats = ([controls.named] if controls.named is not None else []) + controls.audit
+    ids = ["canary"] * (controls.named is not None) + [f.feature_id for f in controls.audit]
+    return dict(zip(ids, (float(m) for m in white_m(predict, images, labels, p_clean, feats))))
+
+
+def per_class_subset(labels: np.ndarray, max_per_class: int) -> np.ndarray:
+    """Indices of the first ``max_per_class`` images of each class in ``labels`` ``(N,)``, in order."""
+    labels = np.asarray(labels)
+    keep = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        keep[np.flatnonzero(labels == c)[:max_per_class]] = True
+    return np.flatnonzero(keep)
+
+
 @dataclass
 class ControlScores:
-    """Scores of a :class:`ControlSet` accumulated over probes (call :meth:`add` once per trained probe)."""
+    """Scores of a :class:`ControlSet` accumulated over probes (call :meth:`add` once per trained probe).
+
+    ``phases``: the models' groups; verify scores ``("before", "after")``, a model audit one group
+    (``("model",)``). The tests' ``p_before``/``p_after`` come from the first and second phase (NaN
+    without a second)."""
 
     controls: ControlSet
-    audit_m: dict[str, list[np.ndarray]] = field(default_factory=lambda: {p: [] for p in PHASES})
-    named_m: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PHASES})
-    named_shifts: dict[str, list[np.ndarray]] = field(default_factory=lambda: {p: [] for p in PHASES})
-    ctrl_m: dict[str, list[np.ndarray]] = field(default_factory=lambda: {p: [] for p in PHASES})
+    phases: tuple[str, ...] = PHASES
+    audit_m: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    named_m: dict[str, list[float]] = field(default_factory=dict)
+    named_shifts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    ctrl_m: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for acc in (self.audit_m, self.named_m, self.named_shifts, self.ctrl_m):
+            for ph in self.phases:
+                acc.setdefault(ph, [])
 
     def add(self, phase: str, predict: Predict, images: np.ndarray, labels: np.ndarray, p_clean: np.ndarray) -> None:
         """Score every control on one probe (``phase`` ``before``/``after``) on held-out ``images`` ``(N, S, S)``,
@@ -155,23 +183,29 @@ class ControlScores:
     def tests(self, *, seed: int = 0) -> tuple[list[CanaryTest], dict]:
         """The control tests for the verdict and the ``audit`` object of verify.json (ids and numbers only)."""
         cs = self.controls
+        first, second = self.phases[0], (self.phases[1] if len(self.phases) > 1 else None)
         tests: list[CanaryTest] = []
         doc: dict = {"n_inserted": int(cs.inserted.sum()), "n_controls": int((~cs.inserted).sum()),
                      "named_canary": cs.named is not None}
-        if len(cs.audit) and self.audit_m["before"]:
-            (rb, mb), (ra, ma) = self._rank("before", seed), self._rank("after", seed)
-            tests.append(CanaryTest("audit", rb.p, ra.p, True))
-            doc["rank_test"] = {"before": rb.to_dict(), "after": ra.to_dict(),
-                                "score": "seed-mean white-box M, centred per carrier class (median)"}
-            doc["canaries"] = [{"id": f.feature_id, "inserted": bool(i), "class": lab,
-                                "m_before": float(b), "m_after": float(a),
-                                "m_before_per_seed": [float(s[j]) for s in self.audit_m["before"]],
-                                "m_after_per_seed": [float(s[j]) for s in self.audit_m["after"]]}
-                               for j, (f, i, lab, b, a) in enumerate(zip(cs.audit, cs.inserted, cs.classes, mb, ma))]
-        if cs.named is not None and self.named_m["before"]:
-            nb, na = self._named("before"), self._named("after")
-            tests.append(CanaryTest("named", nb.p, na.p, nb.method == "calibrated"))
-            doc["named_test"] = {"before": nb.to_dict(), "after": na.to_dict()}
+        nan = float("nan")
+        if len(cs.audit) and self.audit_m[first]:
+            ranks = {ph: self._rank(ph, seed) for ph in self.phases if self.audit_m[ph]}
+            tests.append(CanaryTest("audit", ranks[first][0].p, ranks[second][0].p if second in ranks else nan, True))
+            doc["rank_test"] = {ph: r.to_dict() for ph, (r, _) in ranks.items()}
+            doc["rank_test"]["score"] = "seed-mean white-box M, centred per carrier class (median)"
+            doc["canaries"] = []
+            for j, (f, i, lab) in enumerate(zip(cs.audit, cs.inserted, cs.classes)):
+                row = {"id": f.feature_id, "inserted": bool(i), "class": lab}
+                for ph, (_, m) in ranks.items():
+                    row[f"m_{ph}"] = float(m[j])
+                    row[f"m_{ph}_per_seed"] = [float(s[j]) for s in self.audit_m[ph]]
+                doc["canaries"].append(row)
+        if cs.named is not None and self.named_m[first]:
+            named = {ph: self._named(ph) for ph in self.phases if self.named_m[ph]}
+            nb = named[first]
+            tests.append(CanaryTest("named", nb.p, named[second].p if second in named else nan,
+                                    nb.method == "calibrated"))
+            doc["named_test"] = {ph: t.to_dict() for ph, t in named.items()}
         return tests, doc
 
 

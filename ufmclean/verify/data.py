@@ -106,7 +106,8 @@ def list_items(root: str | Path, *, labels_csv: str | Path | None = None, label_
     return [Item(r, r.split("/")[-2]) for r in files if "/" in r and Path(r).suffix.lower() in IMAGE_SUFFIXES]
 
 
-def _hash_rank(seed: int, relpath: str) -> str:
+def hash_rank(seed: int, relpath: str) -> str:
+    """A sort key of ``relpath`` that depends on ``seed`` only (the split's and the validation set's order)."""
     return hashlib.sha1(f"{seed}:{relpath}".encode()).hexdigest()
 
 
@@ -123,7 +124,7 @@ def split_items(items: list[Item], *, seed: int = 0, eval_fraction: float = 0.2)
         if it.split is None:
             by_class.setdefault(it.label, []).append(it.relpath)
     for rels in by_class.values():
-        ranked = sorted(rels, key=lambda r: _hash_rank(seed, r))
+        ranked = sorted(rels, key=lambda r: hash_rank(seed, r))
         n_eval = int(round(eval_fraction * len(ranked)))
         for i, r in enumerate(ranked):
             out[r] = EVAL if i < n_eval else TRAIN

@@ -151,6 +151,54 @@ def plot_audit(doc: dict, dest: str | Path) -> Path | None:
     return dest
 
 
+def plot_epochs(doc: dict, dest: str | Path) -> Path | None:
+    """When memorisation starts: the named canary's white-box M after each epoch (left) and the audit's mean M
+    of inserted minus never-inserted canaries (right), one line per probe seed, before (red) and after (blue)
+    sanitising. ``None`` when verify.json has no ``epochs`` curves."""
+    ep = doc.get("epochs") or {}
+    curves, inserted = ep.get("curves") or [], ep.get("inserted") or {}
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    audit_ids = [c for c in inserted if c != "canary"]
+    panels = [("canary", "named canary: M")] * ("canary" in inserted) + [("audit", "audit: M inserted − never")] * bool(audit_ids)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (kind, title) in zip(axes[0], panels):
+        for c in curves:
+            colour = "tab:red" if c["phase"] == "before" else "tab:blue"
+            if kind == "canary":
+                y = np.asarray([np.nan if v is None else v for v in c["m"]["canary"]], float)
+            else:
+                m = np.asarray([[np.nan if v is None else v for v in c["m"][a]] for a in audit_ids], float)
+                ins = np.asarray([inserted[a] for a in audit_ids], bool)
+                y = np.nanmean(m[ins], 0) - np.nanmean(m[~ins], 0) if ins.any() and (~ins).any() else m[0] * np.nan
+            ax.plot(c["epoch"], y, color=colour, lw=1, alpha=0.8,
+                    label=c["phase"] if c["seed"] == 0 else None)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    dest = Path(dest)
+    _savefig(fig, dest)
+    plt.close(fig)
+    return dest
+
+
+def write_audit(doc: dict, out_dir: str | Path) -> Path:
+    """Write a model audit's document as ``out_dir/audit.json`` (relpaths masked; atomic). It holds ids, boxes
+    and numbers only (no pixels), so it keeps the ordinary mode."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return write_json(_masked(doc), out / "audit.json")  # type: ignore[arg-type]
+
+
 def write_html(doc: dict, dest: str | Path, *, images: list[str], mode: int = 0o644) -> Path:
     """Render the HTML page (template ``templates/verify.html.j2``) with ``images`` relative to ``dest``."""
     import jinja2
@@ -182,6 +230,9 @@ def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: list[str] = ()
             imgs.append(p.name)
     imgs.append(plot_accuracy(doc, out / "accuracy.png").name)
     p = plot_audit(jsonable(doc), out / "audit.png")  # type: ignore[arg-type]
+    if p is not None:
+        imgs.insert(0, p.name)
+    p = plot_epochs(jsonable(doc), out / "epochs.png")  # type: ignore[arg-type]
     if p is not None:
         imgs.insert(0, p.name)
     imgs += [str(Path(g).relative_to(out)) for g in gradcam_pngs]

@@ -11,9 +11,9 @@ Data decisions (documented in verify.json ``settings``):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from collections.abc import Callable
@@ -23,14 +23,20 @@ import numpy as np
 from ufmclean.errors import UfmError, UsageError
 from ufmclean.verify import data as vdata
 from ufmclean.verify.canary import read_canary
-from ufmclean.verify.controls import ControlScores, control_features
+from ufmclean.verify.controls import ControlScores, ControlSet, control_features, control_m, per_class_subset
 from ufmclean.verify.features import Feature, canary_feature, finding_feature, removed_findings
-from ufmclean.verify.mscore import score_feature
+from ufmclean.verify.scoring import SETTINGS, EvalSets, feature_row, score_features
 from ufmclean.verify.train import SCHEDULES, TrainConfig, accuracy_auroc, predict_proba, train_probe
 from ufmclean.verify.verdict import decide
 
 log = logging.getLogger(__name__)
-SETTINGS = ("white", "grey", "black")
+#: Held-out images per class the per-epoch curve scores each control on (the final scores use all of them),
+#: and the most epochs it is scored at (evenly spread, the last always among them). Why so few: every
+#: control needs its own pass, so the curve costs (controls x images) forward passes per scored epoch.
+#: Measured on sample_data (2 x 160 training images, 21 controls, 20 epochs, 1 thread): 16 images x all
+#: 20 epochs cost 5 CPU-s per probe against 7 for its training.
+EPOCH_EVAL_PER_CLASS = 16
+EPOCH_CURVE_POINTS = 10
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,10 @@ class VerifyOptions:
     max_features: int = 50
     gradcam_images: int = 4
     max_accuracy_drop: float = 0.02
+    epoch_curve: bool = True
+    weight_decay: float = 0.0
+    patience: int | None = None
+    recipe: str = "default"
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -69,22 +79,28 @@ class VerifyOptions:
             raise UsageError(f"--max-accuracy-drop must be in [0, 1], got {self.max_accuracy_drop}")
         if not self.lr > 0 or self.width < 1:
             raise UsageError(f"--lr must be > 0 and --width >= 1, got {self.lr} and {self.width}")
+        if self.weight_decay < 0 or (self.patience is not None and self.patience < 1):
+            raise UsageError(f"weight decay must be >= 0 and patience >= 1, got {self.weight_decay}, {self.patience}")
 
 
 def _clean_root(sanitized: Path) -> Path:
     return sanitized / "clean" if (sanitized / "clean").is_dir() else sanitized
 
 
-def _ood_set(options: VerifyOptions, eval_images: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, str]:
-    rng = np.random.default_rng(options.split_seed + 7919)
-    if options.ood_dir:
-        root = Path(options.ood_dir)
+def ood_set(ood_dir: str | None, eval_images: np.ndarray, n_classes: int, *, size: int,
+            split_seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """The black-box set: every image in ``ood_dir`` at ``size`` (or, without it, ``eval_images`` ``(N, S, S)``
+    flipped upside down), with labels drawn at random from ``n_classes`` (seeded by ``split_seed``), and its
+    description."""
+    rng = np.random.default_rng(split_seed + 7919)
+    if ood_dir:
+        root = Path(ood_dir)
         if not root.is_dir():
             raise UsageError(f"--ood {root} is not a folder")
         rels = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
                       if p.is_file() and p.suffix.lower() in vdata.IMAGE_SUFFIXES)
         items = [vdata.Item(r, "ood") for r in rels]
-        d = vdata.load_probe_data(root, items, size=options.size, classes=("ood",))
+        d = vdata.load_probe_data(root, items, size=size, classes=("ood",))
         if len(d.images) < 2:
             raise UsageError("--ood folder holds fewer than 2 readable images")
         imgs, desc = d.images, f"folder ({len(d.images)} images)"
@@ -137,45 +153,54 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
     tr_before = vdata.load_probe_data(original, train_items, size=options.size, classes=classes)
     tr_after = vdata.load_probe_data(clean, train_items, size=options.size, classes=classes)
     ev = vdata.load_probe_data(clean, eval_items, size=options.size, classes=classes)
-    ood_x, ood_y, ood_desc = _ood_set(options, ev.images, len(classes))
+    ood_x, ood_y, ood_desc = ood_set(options.ood_dir, ev.images, len(classes), size=options.size,
+                                     split_seed=options.split_seed)
     feats, finfo = collect_features(original, sanitized, size=options.size, classes=classes,
                                     label_of={it.relpath: it.label for it in items}, max_features=options.max_features)
     cfg = TrainConfig(model=options.model, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-                      device=options.device, width=options.width, schedule=options.schedule)
+                      device=options.device, width=options.width, schedule=options.schedule,
+                      weight_decay=options.weight_decay, patience=options.patience)
     controls = control_features(original, size=options.size, classes=classes)
+    val: dict[str, tuple[np.ndarray, np.ndarray] | None] = {"before": None, "after": None}
+    if options.patience is not None:
+        keep, vmask = validation_split(tr_before.relpaths, carriers=_carriers(original, controls), seed=options.split_seed)
+        say(f"early stopping on {int(vmask.sum())} validation images held out of training (no canary carriers)")
+        val = {"before": (tr_before.images[vmask], tr_before.labels[vmask]),
+               "after": (tr_after.images[vmask], tr_after.labels[vmask])}
+        tr_before, tr_after = _subset(tr_before, keep), _subset(tr_after, keep)
     cscores = ControlScores(controls) if controls is not None else None
     if controls is not None and len(controls.audit):
         say(f"scoring {len(controls.audit)} audit canaries on every probe ({int(controls.inserted.sum())} inserted)")
     probe_rows: dict[str, list[dict]] = {"before": [], "after": []}
     rows: list[dict] = []
     artefacts: dict = {"probes": {}, "eval_images": ev.images, "eval_labels": ev.labels, "features": feats}
+    curves: list[dict] = []
+    curve_x = curve_y = None
+    if options.epoch_curve and controls is not None and (controls.named is not None or controls.audit):
+        keep = per_class_subset(ev.labels, EPOCH_EVAL_PER_CLASS)
+        curve_x, curve_y = ev.images[keep], ev.labels[keep]
     for seed in range(options.seeds):
         scores = {}
         for phase, d in (("before", tr_before), ("after", tr_after)):
             say(f"seed {seed}: training the {phase} probe on {len(d.images)} images")
-            probe = train_probe(d.images, d.labels, n_classes=len(classes), config=cfg, seed=seed)
+            on_epoch = None
+            if curve_x is not None and controls is not None:
+                curve, on_epoch = _epoch_tracker(phase, seed, controls, curve_x, curve_y,
+                                                 at=curve_epochs(options.epochs, EPOCH_CURVE_POINTS))
+                curves.append(curve)
+            probe = train_probe(d.images, d.labels, n_classes=len(classes), config=cfg, seed=seed, on_epoch=on_epoch,
+                                val=val[phase])
             predict = lambda x, _p=probe: predict_proba(_p, x)  # noqa: E731
             p_ev, p_ood = predict(ev.images), predict(ood_x)
             acc, auc = accuracy_auroc(p_ev, ev.labels)
             probe_rows[phase].append({"seed": seed, "accuracy": acc, "auroc": auc, "train_seconds": round(probe.seconds, 3),
-                                      "images_per_s": round(probe.images_per_s, 1), "device": probe.device})
+                                      "images_per_s": round(probe.images_per_s, 1), "device": probe.device,
+                                      "epochs": probe.epochs})
             if cscores is not None:
                 cscores.add(phase, predict, ev.images, ev.labels, p_ev)
-            for f in feats:
-                for setting in SETTINGS:
-                    x, y, pc = (ood_x, ood_y, p_ood) if setting == "black" else (ev.images, ev.labels, p_ev)
-                    ys = f.y_star if setting == "white" else None
-                    if setting == "white" and ys is None:
-                        continue
-                    rng = np.random.default_rng([seed, zlib.crc32(f.feature_id.encode()), SETTINGS.index(setting)])
-                    a, b = score_feature(predict, x, y, patch=f.patch, mask=f.mask, box=f.probe_box, y_star=ys,
-                                         rng=rng, p_clean=pc)
-                    if setting == "white":
-                        fam_b = ("label-aware", b.m_label, b.p_label_t, b.p_label_mw)
-                    else:
-                        fam_b = ("label-free", b.m_kl, b.p_kl_t, b.p_kl_mw)
-                    scores[(phase, f.feature_id, setting, "A")] = ("confidence-shift", a.m, a.p, float("nan"), a.k)
-                    scores[(phase, f.feature_id, setting, "B")] = fam_b + (ys if ys is not None else -1,)
+            sets = EvalSets(ev.images, ev.labels, p_ev, ood_x, ood_y, p_ood)
+            for (fid, setting, fam), sc in score_features(predict, feats, sets, seed=seed).items():
+                scores[(phase, fid, setting, fam)] = sc
             if seed == 0:
                 artefacts["probes"][phase] = probe
         for f in feats:
@@ -185,8 +210,7 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
                         continue
                     sb, sa = scores[("before", f.feature_id, setting, fam)], scores[("after", f.feature_id, setting, fam)]
                     rows.append({
-                        "feature_id": f.feature_id, "source": f.source, "relpath": f.relpath,
-                        "x0": f.box.x0, "y0": f.box.y0, "x1": f.box.x1, "y1": f.box.y1,
+                        **feature_row(f),
                         "setting": setting, "family": fam, "statistic": sb[0], "seed": seed,
                         "m_before": sb[1], "p_before": sb[2], "p_mw_before": sb[3], "class_before": sb[4],
                         "m_after": sa[1], "p_after": sa[2], "p_mw_after": sa[3], "class_after": sa[4],
@@ -210,9 +234,68 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
         "audit": audit_doc,
         "features": _nan_to_none(rows),
         "summary": summarise(rows, alpha=options.alpha, n_seeds=options.seeds),
+        "epochs": _epoch_doc(curves, controls, n_images=0 if curve_y is None else len(curve_y)),
         "wall_seconds": round(time.perf_counter() - t_start, 1),
     }
     return doc, artefacts
+
+
+def validation_split(relpaths: tuple[str, ...], *, carriers: set[str], seed: int,
+                     fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks ``(train, validation)`` over ``relpaths``: ``fraction`` of them (at least 2), chosen by a
+    hash of ``seed`` and relpath, never one in ``carriers`` (a canary must stay in training)."""
+    ranked = sorted((r for r in relpaths if r not in carriers), key=lambda r: vdata.hash_rank(seed + 101, r))
+    chosen = set(ranked[: max(2, int(round(fraction * len(relpaths))))])
+    vmask = np.asarray([r in chosen for r in relpaths], bool)
+    if vmask.all() or not vmask.any():
+        raise UsageError("too few training images to hold out a validation set for early stopping")
+    return ~vmask, vmask
+
+
+def _carriers(original: Path, controls: ControlSet | None) -> set[str]:
+    spec = read_canary(original)
+    out = set(spec.relpaths) if spec is not None else set()
+    return out | {f.relpath for f in (controls.audit if controls is not None else []) if f.relpath}
+
+
+def _subset(d: vdata.ProbeData, keep: np.ndarray) -> vdata.ProbeData:
+    return dataclasses.replace(d, relpaths=tuple(r for r, k in zip(d.relpaths, keep) if k), images=d.images[keep],
+                               labels=d.labels[keep], shapes=d.shapes[keep])
+
+
+def curve_epochs(n_epochs: int, points: int) -> set[int]:
+    """At most ``points`` epochs of ``1..n_epochs``, evenly spread, always with the first and the last."""
+    return {int(e) for e in np.unique(np.round(np.linspace(1, n_epochs, min(n_epochs, max(points, 2)))))}
+
+
+def _epoch_tracker(phase: str, seed: int, controls: ControlSet, images: np.ndarray, labels: np.ndarray, *,
+                   at: set[int]) -> tuple[dict, Callable]:
+    """A curve record and the ``on_epoch`` hook filling it: after each epoch in ``at``, each control's white-box
+    M and the accuracy on ``images`` (a per-class subset of the held-out split)."""
+    curve: dict = {"phase": phase, "seed": seed, "epoch": [], "accuracy": [], "m": {}}
+
+    def on_epoch(epoch: int, probe) -> None:
+        if epoch not in at:
+            return
+        predict = lambda x: predict_proba(probe, x)  # noqa: E731
+        p = predict(images)
+        curve["epoch"].append(epoch)
+        curve["accuracy"].append(float((p.argmax(1) == labels).mean()))
+        for cid, m in control_m(predict, images, labels, p, controls).items():
+            curve["m"].setdefault(cid, []).append(m)
+
+    return curve, on_epoch
+
+
+def _epoch_doc(curves: list[dict], controls: ControlSet | None, *, n_images: int) -> dict | None:
+    """verify.json's ``epochs``: per probe (phase, seed) each control's M after every epoch. ``None`` when off."""
+    if not curves or controls is None:
+        return None
+    inserted = {"canary": True} if controls.named is not None else {}
+    inserted.update({f.feature_id: bool(i) for f, i in zip(controls.audit, controls.inserted)})
+    return {"n_eval_images": n_images, "max_per_class": EPOCH_EVAL_PER_CLASS, "max_points": EPOCH_CURVE_POINTS,
+            "score": "white-box M (family A) on a per-class subset of the held-out split",
+            "inserted": inserted, "curves": curves}
 
 
 def _probe_summary(rows: list[dict]) -> dict:

@@ -7,6 +7,10 @@ whose batch-norm statistics match its weights, so accuracy is stable across seed
 training sample's features are fitted (a constant rate left eval-mode accuracy swinging 0.63-0.90 on
 Kermany and the train set unfitted in eval mode). Device ``auto`` picks CUDA
 when present; on CUDA the forward pass runs under bfloat16 autocast (AMP).
+
+Early stopping (``patience``, the paper recipe's): after each epoch the loss on a validation set is
+computed in eval mode; training stops once it has not fallen below its best for ``patience`` epochs
+in a row (Keras' EarlyStopping rule; the last weights are kept, as Keras does by default).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -30,7 +34,8 @@ SCHEDULES = ("onecycle", "constant")
 class TrainConfig:
     """Probe recipe: ``model`` name, ``epochs``, ``batch_size``, Adam peak ``lr`` and ``weight_decay``,
     ``device`` (``auto``/``cpu``/``cuda``/``cuda:N``), CNN ``width``, ``schedule`` (``onecycle``: warm-up
-    then cosine decay per step; ``constant``)."""
+    then cosine decay per step; ``constant``), ``patience`` (early stopping on a validation loss; ``None``:
+    train all ``epochs``, which are then the cap)."""
 
     model: str = "cnn"
     epochs: int = 10
@@ -40,23 +45,28 @@ class TrainConfig:
     device: str = "auto"
     width: int = 16
     schedule: str = "onecycle"
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise UsageError("epochs and batch_size must be >= 1, lr > 0 and weight_decay >= 0")
+        if self.patience is not None and self.patience < 1:
+            raise UsageError(f"patience must be >= 1 (or None: no early stopping), got {self.patience}")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 
 @dataclass
 class TrainedProbe:
-    """A trained probe: ``model`` (eval mode, on ``device``), wall ``seconds`` and ``images_per_s``."""
+    """A trained probe: ``model`` (eval mode, on ``device``), wall ``seconds``, ``images_per_s`` and the
+    number of ``epochs`` it trained (fewer than asked when early stopping ended it)."""
 
     model: Any
     device: str
     seconds: float
     images_per_s: float
     n_classes: int
+    epochs: int = 0
 
 
 def resolve_device(device: str) -> str:
@@ -92,10 +102,15 @@ def _autocast(device: str) -> Any:
     return contextlib.nullcontext()
 
 
-def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, config: TrainConfig, seed: int) -> TrainedProbe:
+def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, config: TrainConfig, seed: int,
+                on_epoch: Callable[[int, TrainedProbe], None] | None = None,
+                val: tuple[np.ndarray, np.ndarray] | None = None) -> TrainedProbe:
     """Train a fresh probe on ``images`` ``(N, S, S)`` float32 in [0, 1] with ``labels`` ``(N,)`` int.
 
-    Deterministic for a given ``seed`` on a given device. Inputs are not modified.
+    Deterministic for a given ``seed`` on a given device. Inputs are not modified. ``on_epoch(epoch, probe)``
+    is called after each epoch (1-based) with the model in eval mode; it must not train it. Its time is
+    not counted in ``seconds``, and it does not change the training (no random numbers are drawn for it).
+    ``val`` = ``(images, labels)`` is the validation set of early stopping (needed with ``config.patience``).
     """
     import torch
     import torch.nn.functional as F
@@ -106,6 +121,8 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
         raise UsageError(f"training needs (N, S, S) images with N labels, got {images.shape} and {labels.shape}")
     if labels.min() < 0 or labels.max() >= n_classes:
         raise UsageError("training labels out of range for the number of classes")
+    if config.patience is not None and (val is None or len(val[1]) == 0):
+        raise UsageError("early stopping (patience) needs validation images")
     device = resolve_device(config.device)
     with deterministic(seed):
         model = build_model(config.model, n_classes=n_classes, width=config.width).to(device)
@@ -119,7 +136,9 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
         gen = torch.Generator().manual_seed(seed)
         model.train()
         t0 = time.perf_counter()
-        for _ in range(config.epochs):
+        hook_seconds = 0.0
+        best, since_best, done = float("inf"), 0, 0
+        for epoch in range(config.epochs):
             order = torch.randperm(len(x), generator=gen).to(device)
             for start in range(0, len(x), config.batch_size):
                 idx = order[start : start + config.batch_size]
@@ -132,11 +151,31 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
                 opt.step()
                 if sched is not None:
                     sched.step()
+            done = epoch + 1
+            if on_epoch is not None:
+                t_hook = time.perf_counter()
+                model.eval()
+                on_epoch(done, TrainedProbe(model, device, 0.0, 0.0, n_classes, done))
+                model.train()
+                hook_seconds += time.perf_counter() - t_hook
+            if config.patience is not None and val is not None:
+                model.eval()
+                loss_val = _mean_loss(TrainedProbe(model, device, 0.0, 0.0, n_classes, done), *val)
+                model.train()
+                best, since_best = (loss_val, 0) if loss_val < best else (best, since_best + 1)
+                if since_best >= config.patience:
+                    break
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0 - hook_seconds
     model.eval()
-    return TrainedProbe(model, device, seconds, config.epochs * len(x) / max(seconds, 1e-9), n_classes)
+    return TrainedProbe(model, device, seconds, done * len(x) / max(seconds, 1e-9), n_classes, done)
+
+
+def _mean_loss(probe: TrainedProbe, images: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of ``probe`` on ``images`` ``(N, S, S)`` with ``labels`` ``(N,)``."""
+    p = predict_proba(probe, images)
+    return float(-np.log(np.clip(p[np.arange(len(labels)), np.asarray(labels)], 1e-7, 1.0)).mean())
 
 
 def predict_proba(probe: TrainedProbe, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:

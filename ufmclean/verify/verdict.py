@@ -28,6 +28,10 @@ Rules, in order (the first that applies decides):
 
 ``canary_detected_before`` / ``_after`` are the booleans of rules 4 and 5 over all tests (``None``
 without a canary).
+
+:func:`decide_model` judges one model trained elsewhere (``ufmclean audit``): ``memorised``,
+``not_detected`` or ``inconclusive``, by rules 1-4 above applied to that model (``not_detected`` where
+rule 4 would stop a verify run, ``memorised`` where it would go on).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from dataclasses import asdict, dataclass
 
 MITIGATED, NOT_MITIGATED, INCONCLUSIVE = "mitigated", "not_mitigated", "inconclusive"
 STATUSES = (MITIGATED, NOT_MITIGATED, INCONCLUSIVE)
+MEMORISED, NOT_DETECTED = "memorised", "not_detected"
+MODEL_STATUSES = (MEMORISED, NOT_DETECTED, INCONCLUSIVE)
 
 
 @dataclass(frozen=True)
@@ -142,3 +148,45 @@ def decide(*, accuracy_before: float, accuracy_after: float, n_eval: int, majori
     after = min((x.p_after for x in calibrated), default=float("nan"))
     return out(MITIGATED, f"The positive control was detected before sanitising ({_label(t)} p = {_fmt(t.p_before)}) "
                f"and not after (smallest calibrated p = {_fmt(after)}), with {acc}.")
+
+
+def decide_model(*, accuracy: float, n_eval: int, majority_rate: float, tests: list[CanaryTest] | None,
+                 alpha: float = 0.05) -> dict:
+    """The verdict on one model: ``{"status", "reason", "canary_detected", "figures"}``.
+
+    ``accuracy``: the model's held-out accuracy on ``n_eval`` images whose largest class share is
+    ``majority_rate``; ``tests``: the control tests (their ``p_before`` is this model's p). ``memorised``
+    when a test has p < alpha / n_tests and a calibrated one exists; ``not_detected`` when none does and
+    the model is above chance; else ``inconclusive``.
+    """
+    p_chance = chance_p(accuracy, n=n_eval, majority_rate=majority_rate)
+    tests = list(tests or [])
+    alpha_adj = alpha / max(1, len(tests))
+    seen = [t for t in tests if _finite(t.p_before) and t.p_before < alpha_adj]
+    figures = {"alpha": alpha, "alpha_adjusted": alpha_adj, "n_eval": n_eval, "majority_rate": majority_rate,
+               "accuracy": accuracy, "p_above_chance": p_chance, "tests": [asdict(t) for t in tests]}
+
+    def out(status: str, reason: str) -> dict:
+        return {"status": status, "reason": reason, "canary_detected": bool(seen) if tests else None,
+                "figures": figures}
+
+    if not (_finite(p_chance) and p_chance < alpha):
+        return out(INCONCLUSIVE, f"The model is not above chance on the held-out images (accuracy {accuracy:.3f} vs "
+                   f"majority-class rate {majority_rate:.3f}, binomial p = {_fmt(p_chance)}): check --classes, "
+                   f"--size, --channels and --mean/--std, or the model learned nothing, so it cannot show memorisation.")
+    if not tests:
+        return out(INCONCLUSIVE, "The data the model was trained on carries no positive control (no canary.json in "
+                   "--original), so no memorisation test was possible; the findings' scores are shown for reference.")
+    if not any(t.calibrated for t in tests):
+        return out(INCONCLUSIVE, "The only control test is the named canary's uncalibrated one, which cannot tell "
+                   "memorisation from the model's response to any pasted text; add never-inserted controls with "
+                   "`ufmclean canary --audit N`.")
+    if seen:
+        t = min(seen, key=lambda t: t.p_before)
+        return out(MEMORISED, f"The model's outputs reveal canaries that were each in a single training image "
+                   f"({_label(t)} p = {_fmt(t.p_before)} < {alpha_adj:.2g}; accuracy {accuracy:.3f}): it memorises "
+                   f"single-copy features, so rare findings left in its training data can leak through it.")
+    best = min((t.p_before for t in tests if _finite(t.p_before)), default=float("nan"))
+    return out(NOT_DETECTED, f"No canary was detected in the model's outputs (smallest p = {_fmt(best)}, needed < "
+               f"{alpha_adj:.2g}) although it is above chance (accuracy {accuracy:.3f}): this test found no "
+               f"single-copy memorisation, which does not prove there is none.")
