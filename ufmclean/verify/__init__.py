@@ -5,7 +5,8 @@ prediction), ``mscore`` (families A and B), ``features`` (what to score), ``cana
 ``audit`` (the one-run audit's canaries), ``controls`` (scoring every control on every probe),
 ``audit_stats`` (rank test, AUROC, ε bound), ``verdict`` (mitigated / not_mitigated / inconclusive),
 ``gradcam`` (attention maps), ``report`` (verify.json, plots, HTML), ``scoring`` (every feature on one model),
-``run`` (the before/after driver), ``blackbox`` (a TorchScript/ONNX model seen through its outputs) and
-``model_audit`` (``ufmclean audit``: the run's features and canaries scored on such a model).
+``run`` (the before/after driver), ``blackbox`` (a TorchScript/ONNX model seen through its outputs),
+``model_audit`` (``ufmclean audit``: the run's features and canaries scored on such a model) and
+``recipes`` (named probe presets, ``--recipe paper``).
 Heavy libraries (torch, matplotlib, grad-cam) are imported inside functions.
 """
