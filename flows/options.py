@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ufmclean.devices import Device
 from ufmclean.pipeline.sanitize import HeaderMode, SanitizeOptions
 from ufmclean.pipeline.workers import threads_per_worker
+from ufmclean.verify.run import VerifyOptions
 
 #: Environment variable naming the default task runner ("threads", "dask" or a scheduler address).
 RUNNER_ENV = "UFMCLEAN_TASK_RUNNER"
@@ -51,26 +52,32 @@ class SanitizeSettings(BaseModel):
     keep_metadata: bool = Field(_SAN.keep_metadata, description="Copy unchanged PNG/JPEG/TIFF byte for byte (default: pixels only).")
 
 
+_VERIFY = VerifyOptions()  # the verify settings' defaults are declared there, once
+
+
 class VerifySettings(BaseModel):
     """Options of a verify run (the meanings of `ufmclean verify --help`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     labels_csv: Optional[str] = Field(None, description="CSV with path,label[,split]; else parent folder names.")
-    seeds: int = Field(3, ge=1, le=100, description="Number of probe seeds.")
-    size: int = Field(64, ge=16, le=512, description="Probe input size in pixels.")
-    model: Literal["cnn", "resnet18"] = "cnn"
+    seeds: int = Field(_VERIFY.seeds, ge=1, le=100, description="Number of probe seeds.")
+    size: int = Field(_VERIFY.size, ge=16, le=512, description="Probe input size in pixels.")
+    model: Literal["cnn", "resnet18"] = _VERIFY.model  # type: ignore[assignment]
     device: Device = "auto"
-    epochs: int = Field(10, ge=1, le=1000)
-    lr: float = Field(1e-3, gt=0.0, le=1.0, description="Peak learning rate (Adam).")
-    schedule: Literal["onecycle", "constant"] = "onecycle"
-    width: int = Field(16, ge=1, le=256, description="Channels of the small CNN's first layer.")
-    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Significance threshold.")
-    max_features: int = Field(50, ge=0, le=100000, description="Score at most this many removed findings.")
-    gradcam_images: int = Field(4, ge=0, le=64, description="Evaluation images per Grad-CAM strip (0: none).")
+    epochs: int = Field(_VERIFY.epochs, ge=1, le=1000)
+    lr: float = Field(_VERIFY.lr, gt=0.0, le=1.0, description="Peak learning rate (Adam).")
+    schedule: Literal["onecycle", "constant"] = _VERIFY.schedule  # type: ignore[assignment]
+    width: int = Field(_VERIFY.width, ge=1, le=256, description="Channels of the small CNN's first layer.")
+    alpha: float = Field(_VERIFY.alpha, gt=0.0, lt=1.0, description="Significance threshold.")
+    max_features: int = Field(_VERIFY.max_features, ge=0, le=100000, description="Score at most this many removed findings.")
+    gradcam_images: int = Field(_VERIFY.gradcam_images, ge=0, le=64, description="Evaluation images per Grad-CAM strip (0: none).")
     ood_dir: Optional[str] = Field(None, description="Out-of-distribution images for the black-box setting.")
-    max_accuracy_drop: float = Field(0.02, ge=0.0, le=1.0, description="Largest held-out accuracy drop that still "
+    max_accuracy_drop: float = Field(_VERIFY.max_accuracy_drop, ge=0.0, le=1.0, description="Largest held-out accuracy drop that still "
                                      "counts as utility kept for a 'mitigated' verdict.")
+    recipe: Literal["default", "paper"] = Field(_VERIFY.recipe, description="default (the settings as given) | "  # type: ignore[arg-type]
+                                                "paper (Hartley et al.: ResNet-18 at 224, Adam 1e-5, early stopping).")
+    epoch_curve: bool = Field(_VERIFY.epoch_curve, description="Score every canary after each training epoch.")
 
 
 def resolve_runner(runner: Optional[str], workers: Optional[int]) -> tuple[str, int]:

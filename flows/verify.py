@@ -42,10 +42,12 @@ def audit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def verify_task(original: str, sanitized: str, out_dir: str, settings: VerifySettings) -> dict[str, Any]:
     """Train, score, draw Grad-CAM strips and write ``verify.json``/``verify.html``; returns a PHI-free summary."""
     from ufmclean.pipeline.verify import verify_and_report
+    from ufmclean.verify.recipes import apply_recipe
     from ufmclean.verify.run import VerifyOptions
 
     logger = get_run_logger()
-    opts = VerifyOptions(**settings.model_dump())
+    given = settings.model_dump()
+    opts = apply_recipe(VerifyOptions(**{k: v for k, v in given.items() if k != "recipe"}), given["recipe"])
     done = verify_and_report(original, sanitized, out_dir, options=opts, progress=lambda msg: logger.info("%s", msg))
     doc, paths = done.doc, done.paths
     probe = {ph: {k: doc["probe"][ph][k] for k in ("accuracy", "auroc", "device")} for ph in ("before", "after")}

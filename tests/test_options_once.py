@@ -98,3 +98,25 @@ def test_policy_file_text_round_trips(changed: dict[str, Any]) -> None:
 
     policy = Policy().with_(**changed)
     assert policy_from_mapping(tomllib.loads(policy_toml(policy))) == policy
+
+
+#: Verify flags whose parameter name differs from the VerifyOptions field they give.
+VERIFY_FLAG_FIELDS = {"gradcam": "gradcam_images", "max_drop": "max_accuracy_drop", "labels": "labels_csv",
+                      "ood": "ood_dir"}
+
+
+def test_verify_flags_and_flow_settings_are_verify_options_with_their_defaults() -> None:
+    from flows.options import VerifySettings
+    from ufmclean.verify.run import VerifyOptions
+
+    library = VerifyOptions()
+    fields = {f.name for f in dataclasses.fields(VerifyOptions)}
+    for name, p in _params("verify").items():
+        if name in ("original", "sanitized", "out"):
+            continue
+        field = VERIFY_FLAG_FIELDS.get(name, name)
+        assert field in fields, f"verify flag {name!r} gives no VerifyOptions field"
+        assert p.default == getattr(library, field), f"verify flag {name}: {p.default!r} != {getattr(library, field)!r}"
+    for name, info in VerifySettings.model_fields.items():
+        assert name in fields, f"flow verify setting {name!r} is no VerifyOptions field"
+        assert info.default == getattr(library, name), f"flow verify setting {name}: default differs"

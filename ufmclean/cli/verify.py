@@ -44,6 +44,9 @@ def verdict_line(doc: dict) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``verify`` subcommand to ``app``."""
+    from ufmclean.verify.run import VerifyOptions
+
+    _V = VerifyOptions()  # flag defaults are the library's (tests/test_options_once.py)
 
     @app.command("verify")
     def verify_cmd(
@@ -51,25 +54,25 @@ def register(app: typer.Typer) -> None:
         sanitized: Path = typer.Option(..., "--sanitized", help="Sanitize run folder (uses RUN/clean/ and findings.parquet)."),
         out: Path = typer.Option(..., "--out", help="Folder for verify.json, plots, Grad-CAM and verify.html."),
         labels: Path | None = typer.Option(None, "--labels", help="CSV with path,label[,split]; else parent folder names."),
-        seeds: int = typer.Option(3, "--seeds", help="Number of probe seeds."),
-        size: int = typer.Option(64, "--size", help="Probe input size (64/128/224)."),
-        model: str = typer.Option("cnn", "--model", help="cnn | resnet18"),
-        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-        epochs: int = typer.Option(10, "--epochs", help="Training epochs."),
-        lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate (Adam)."),
-        schedule: str = typer.Option("onecycle", "--schedule", help="onecycle (warm-up, cosine decay) | constant"),
-        width: int = typer.Option(16, "--width", help="Channels of the small CNN's first layer."),
+        seeds: int = typer.Option(_V.seeds, "--seeds", help="Number of probe seeds."),
+        size: int = typer.Option(_V.size, "--size", help="Probe input size (64/128/224)."),
+        model: str = typer.Option(_V.model, "--model", help="cnn | resnet18"),
+        device: str = typer.Option(_V.device, "--device", help="auto | cpu | cuda"),
+        epochs: int = typer.Option(_V.epochs, "--epochs", help="Training epochs."),
+        lr: float = typer.Option(_V.lr, "--lr", help="Peak learning rate (Adam)."),
+        schedule: str = typer.Option(_V.schedule, "--schedule", help="onecycle (warm-up, cosine decay) | constant"),
+        width: int = typer.Option(_V.width, "--width", help="Channels of the small CNN's first layer."),
         ood: Path | None = typer.Option(None, "--ood", help="Out-of-distribution images for the black-box setting "
                                            "(default: held-out images flipped upside down)."),
-        alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold."),
-        max_features: int = typer.Option(50, "--max-features", help="Score at most this many removed findings."),
-        gradcam: int = typer.Option(4, "--gradcam-images", help="Evaluation images per Grad-CAM strip (0: none)."),
-        max_drop: float = typer.Option(0.02, "--max-accuracy-drop", help="Largest held-out accuracy drop (before - "
+        alpha: float = typer.Option(_V.alpha, "--alpha", help="Significance threshold."),
+        max_features: int = typer.Option(_V.max_features, "--max-features", help="Score at most this many removed findings."),
+        gradcam: int = typer.Option(_V.gradcam_images, "--gradcam-images", help="Evaluation images per Grad-CAM strip (0: none)."),
+        max_drop: float = typer.Option(_V.max_accuracy_drop, "--max-accuracy-drop", help="Largest held-out accuracy drop (before - "
                                        "after) that still counts as utility kept for a 'mitigated' verdict."),
-        recipe: str = typer.Option("default", "--recipe", help="default (the options as given) | paper (Hartley et al. "
+        recipe: str = typer.Option(_V.recipe, "--recipe", help="default (the options as given) | paper (Hartley et al. "
                                    "2023: ResNet-18 at 224², Adam 1e-5, weight decay 1e-4, batch 32, early stopping "
                                    "with patience 1; overrides --model/--size/--lr/--schedule; --epochs is the cap)."),
-        epoch_curve: bool = typer.Option(True, "--epoch-curve/--no-epoch-curve", help="Score every canary after training "
+        epoch_curve: bool = typer.Option(_V.epoch_curve, "--epoch-curve/--no-epoch-curve", help="Score every canary after training "
                                          "epochs (at most 10, evenly spread; verify.json 'epochs', epochs.png); costs a "
                                          "pass over up to 16 held-out images per class per canary and scored epoch."),
     ) -> None:
