@@ -49,7 +49,7 @@ def _paths_schema(key: bytes) -> Any:
 
 def _read_mapping(rd: RunDir, image_ids: Collection[str] | None = None) -> tuple[dict[str, dict[str, Any]], bytes | None]:
     """``image_id -> row`` of ``RUN/paths.parquet`` and the run's key (``({}, None)`` when absent)."""
-    import pyarrow.parquet as pq
+    from ufmclean.tables import read_metadata, read_rows
 
     path = rd.paths
     if not path.is_file():
@@ -59,9 +59,8 @@ def _read_mapping(rd: RunDir, image_ids: Collection[str] | None = None) -> tuple
         if not image_ids:  # pyarrow cannot type an empty "in" filter
             image_ids = [""]
     try:
-        meta = pq.read_schema(path).metadata or {}
-        filters = [("image_id", "in", list(image_ids))] if image_ids is not None else None
-        rows = pq.read_table(path, filters=filters).to_pylist()
+        meta = read_metadata(path)
+        rows = read_rows(path, image_ids=image_ids, missing_ok=False)
     except Exception as exc:  # noqa: BLE001 - damaged: one clear line, the scan rewrites it
         raise UsageError(f"{path.name} in the run folder is damaged ({type(exc).__name__}); "
                          "run the scan again to rewrite it") from None

@@ -6,7 +6,7 @@ Both are written atomically; findings hold recognised text (PHI) and default to 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ufmclean.io.atomic import atomic_output
@@ -161,20 +161,37 @@ def read_findings_table(path: str | os.PathLike[str]) -> list[Finding]:
 
 
 def read_rows(path: str | os.PathLike[str], *, image_ids: Iterable[str] | None = None,
-              columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Rows of any run-folder Parquet file as dicts (``[]`` when it does not exist).
+              columns: Iterable[str] | None = None, schema: Any = None, missing_ok: bool = True) -> list[dict[str, Any]]:
+    """Rows of any run-folder Parquet file as dicts (``[]`` when it does not exist and ``missing_ok``).
 
-    ``image_ids`` keeps only those rows (a read filter on ``image_id``); ``columns`` reads only those.
-    A damaged file raises the reader's error: callers that can recompute it use
-    :func:`ufmclean.run_dir.read_part_rows`.
+    ``image_ids`` keeps only those rows (a read filter on ``image_id``); ``columns`` reads only those;
+    ``schema`` reads the file as that pyarrow schema (a scan part's). A damaged file raises the
+    reader's error: callers that can recompute it use :func:`ufmclean.run_dir.read_part_rows`.
     """
     import pyarrow.parquet as pq
 
-    if not os.path.isfile(path):
+    if missing_ok and not os.path.isfile(path):
         return []
     filters = [("image_id", "in", list(image_ids))] if image_ids is not None else None
     cols = list(columns) if columns is not None else None
-    return pq.read_table(path, filters=filters, columns=cols).to_pylist()
+    return pq.read_table(path, filters=filters, columns=cols, schema=schema).to_pylist()
+
+
+def iter_rows(paths: Sequence[str | os.PathLike[str]], *, schema: Any) -> Iterator[list[dict[str, Any]]]:
+    """Rows of many Parquet files of one ``schema``, read as one dataset, a record batch at a time."""
+    import pyarrow.dataset as ds
+
+    if not paths:
+        return
+    for batch in ds.dataset([os.fspath(p) for p in paths], format="parquet", schema=schema).to_batches():
+        yield batch.to_pylist()
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[bytes, bytes]:
+    """The key-value metadata of a Parquet file's schema (``{}`` when it has none)."""
+    import pyarrow.parquet as pq
+
+    return dict(pq.read_schema(path).metadata or {})
 
 
 def write_rows(path: str | os.PathLike[str], rows: list[dict[str, Any]], *, mode: int, schema: Any = None) -> int:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ufmclean.io.atomic import atomic_output
 from ufmclean.records import BBox, Finding
 
 __all__ = ["PART_MODE", "ImageScan", "part_schema", "read_part", "read_parts", "write_part"]
@@ -60,8 +59,7 @@ _FINDING_NULLS = dict.fromkeys(("status", "error", "rows", "cols", "frames", "mo
 
 def write_part(path: str | os.PathLike[str], images: Sequence[ImageScan], findings: Iterable[Finding]) -> int:
     """Write one batch's part atomically (mode 0600); returns the number of finding rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from ufmclean.tables import write_rows
 
     rows: list[dict[str, Any]] = []
     for im in images:
@@ -75,8 +73,7 @@ def write_part(path: str | os.PathLike[str], images: Sequence[ImageScan], findin
                      "phi_type": f.phi_type, "descriptor": [float(v) for v in f.descriptor], "view": f.view})
         n += 1
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path, mode=PART_MODE) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows, schema=part_schema()), tmp)
+    write_rows(path, rows, mode=PART_MODE, schema=part_schema())
     return n
 
 
@@ -99,22 +96,19 @@ def _split_rows(rows: Iterable[dict[str, Any]]) -> tuple[list[ImageScan], list[F
 
 def read_part(path: str | os.PathLike[str]) -> tuple[list[ImageScan], list[Finding]]:
     """Image scans and pre-rarity findings of one part."""
-    import pyarrow.parquet as pq
+    from ufmclean.tables import read_rows
 
-    return _split_rows(pq.read_table(path, schema=part_schema()).to_pylist())
+    return _split_rows(read_rows(path, schema=part_schema(), missing_ok=False))
 
 
 def read_parts(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[ImageScan], list[Finding]]:
     """Image scans and findings of many parts, read as one dataset (streamed by record batch)."""
-    import pyarrow.dataset as ds
+    from ufmclean.tables import iter_rows
 
-    if not paths:
-        return [], []
     images: list[ImageScan] = []
     findings: list[Finding] = []
-    dataset = ds.dataset([os.fspath(p) for p in paths], format="parquet", schema=part_schema())
-    for batch in dataset.to_batches():
-        im, fs = _split_rows(batch.to_pylist())
+    for batch in iter_rows(paths, schema=part_schema()):
+        im, fs = _split_rows(batch)
         images += im
         findings += fs
     return images, findings

@@ -43,13 +43,9 @@ def removed_findings(run_dir: str | Path) -> list[dict]:
 
     Each row: ``finding_id, relpath, frame, x0, y0, x1, y1``. Empty when the table is absent.
     """
-    import pyarrow.parquet as pq
+    from ufmclean.tables import read_rows
 
-    path = Path(run_dir) / "findings.parquet"
-    if not path.is_file():
-        return []
-    table = pq.read_table(path, columns=_COLUMNS)
-    rows = [r for r in table.to_pylist() if r["action"] in REMOVED_ACTIONS]
+    rows = [r for r in read_rows(Path(run_dir) / "findings.parquet", columns=_COLUMNS) if r["action"] in REMOVED_ACTIONS]
     for r in rows:
         r.pop("action")
     return sorted(rows, key=lambda r: (r["relpath"], r["finding_id"]))
