@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.verify_kermany import make_subset  # noqa: E402
+from bench.verify_kermany import subset_for  # noqa: E402
 from ufmclean.verify.canary import make_canary  # noqa: E402
 from ufmclean.verify.report import write_json  # noqa: E402
 from ufmclean.verify.run import VerifyOptions, run_verify  # noqa: E402
@@ -57,11 +57,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the canary draw")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    src, out = Path(args.data), Path(args.out)
-    if not (src / "labels.csv").is_file():
-        sys.exit(f"dataset not found at {src}")
-    out.mkdir(parents=True, exist_ok=True)
-    base = make_subset(src, out / "subset", train_n=args.train_n, seed=0)
+    out, base = subset_for(args)
     cdir = out / "canaried"
     if cdir.exists():
         shutil.rmtree(cdir)

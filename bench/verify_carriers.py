@@ -40,7 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.verify_kermany import make_subset  # noqa: E402
+from bench.verify_kermany import subset_for  # noqa: E402
 from ufmclean.verify import data as vdata  # noqa: E402
 from ufmclean.verify.canary import make_canary  # noqa: E402
 from ufmclean.verify.report import write_json  # noqa: E402
@@ -88,11 +88,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the canary draw")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    src, out = Path(args.data), Path(args.out)
-    if not (src / "labels.csv").is_file():
-        sys.exit(f"dataset not found at {src}")
-    out.mkdir(parents=True, exist_ok=True)
-    base = make_subset(src, out / "subset", train_n=args.train_n, seed=0)
+    out, base = subset_for(args)
     opts = VerifyOptions(seeds=args.seeds, size=args.size, epochs=args.epochs, width=args.width, lr=args.lr,
                          device=args.device, labels_csv=str(base / "labels.csv"), gradcam_images=0, epoch_curve=False)
     n_classes = len({r["label"] for r in csv.DictReader((base / "labels.csv").open())})

@@ -96,6 +96,16 @@ from ufmclean.verify.mscore import calibrate, family_a, paste, score_feature  # 
 from ufmclean.verify.train import TrainConfig, accuracy_auroc, predict_proba, train_probe  # noqa: E402
 
 
+def subset_for(args) -> tuple[Path, Path]:
+    """``(out, base)`` of a bench run: ``args.out`` created and the subset of ``args.data`` under it
+    (exits with a message when the dataset is not there)."""
+    src, out = Path(args.data), Path(args.out)
+    if not (src / "labels.csv").is_file():
+        sys.exit(f"dataset not found at {src}")
+    out.mkdir(parents=True, exist_ok=True)
+    return out, make_subset(src, out / "subset", train_n=args.train_n, seed=0)
+
+
 def make_subset(src: Path, dst: Path, *, train_n: int, seed: int) -> Path:
     """Hard-link a stratified subsample of the training split plus the whole test split; write labels.csv."""
     import csv
@@ -246,11 +256,7 @@ def main() -> None:
                          "cleans them (default policy, the rest of the subset as it is)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    src, out = Path(args.data), Path(args.out)
-    if not (src / "labels.csv").is_file():
-        sys.exit(f"dataset not found at {src}")
-    out.mkdir(parents=True, exist_ok=True)
-    base = make_subset(src, out / "subset", train_n=args.train_n, seed=0)
+    out, base = subset_for(args)
     csv_path = base / "labels.csv"
     items = vdata.list_items(base, labels_csv=csv_path)
     side = vdata.split_items(items)
