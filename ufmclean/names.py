@@ -24,23 +24,27 @@ import unicodedata
 from dataclasses import dataclass
 
 _NOT_LETTER = re.compile(r"[^A-Z]")
+_LETTER_LINES = re.compile(r"[^A-Z\n]")  # fold_many keeps its line breaks
+
+
+def _unaccented_upper(text: str) -> str:
+    """``text`` upper-cased with accents taken off (compatibility-decomposed, combining marks dropped)."""
+    if text.isascii():  # most names: no accents to take off
+        return text.upper()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).upper()
 
 
 def fold(text: str) -> str:
     """Upper-case letters of ``text``, accents removed, everything else dropped (``O'Müller`` -> ``OMULLER``)."""
-    if text.isascii():  # most names: no accents to take off (the lexicon folds ~150,000 of them per process)
-        return _NOT_LETTER.sub("", text.upper())
-    decomposed = unicodedata.normalize("NFKD", text)
-    return _NOT_LETTER.sub("", "".join(ch for ch in decomposed if not unicodedata.combining(ch)).upper())
+    return _NOT_LETTER.sub("", _unaccented_upper(text))
 
 
 def fold_many(texts: list[str]) -> list[str]:
     """:func:`fold` of each of ``texts`` (one pass over them all: the lexicon folds ~150,000 names
     per process, and one call per name cost a worker 0.2-0.3 s at start)."""
     joined = "\n".join(t.replace("\n", " ") for t in texts)
-    decomposed = unicodedata.normalize("NFKD", joined)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)) if not joined.isascii() else joined
-    return re.sub(r"[^A-Z\n]", "", stripped.upper()).split("\n")
+    return _LETTER_LINES.sub("", _unaccented_upper(joined)).split("\n")
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,7 @@ class EasyOcrEngine:
             # Small or text-heavy frame: the mosaic would cost more than the (resized) frame itself.
             boxes = self._detect_crop(grey, whole)
         else:
-            boxes = detect_in_mosaic(grey, crops, self._detect, settings=s)
+            boxes = detect_in_mosaic(grey, crops, self._detect, settings=s, packed=(canvas, placements))
         return boxes, direct_candidates(grey, lines, boxes, settings=self.candidates, max_height=self.direct_max_height)
 
     def _detect_crop(self, grey: np.ndarray, crop: Crop) -> list[BBox]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ufmclean.ocr.mosaic import Crop, boxes_with_crops, cut_extensions, pack_mosaic
+from ufmclean.ocr.mosaic import Crop, Placement, boxes_with_crops, cut_extensions, pack_mosaic
 from ufmclean.records import BBox
 
 
@@ -362,7 +362,7 @@ def direct_candidates(
 
 def detect_in_mosaic(
     grey: np.ndarray, crops: list[Crop], detect: Callable[[np.ndarray], list[BBox]], *,
-    settings: CandidateSettings | None = None,
+    settings: CandidateSettings | None = None, packed: tuple[np.ndarray, list[Placement]] | None = None,
 ) -> list[BBox]:
     """Detector boxes of ``crops`` of ``grey`` (uint8 ``(H, W)``) packed into one mosaic, in frame
     coordinates, with text that a crop's edge cut detected again in wider crops.
@@ -371,12 +371,13 @@ def detect_in_mosaic(
     their crop are detected again in a wider crop (:func:`~ufmclean.ocr.mosaic.cut_extensions`), up
     to ``extend_rounds`` times: on Kermany chest X-rays a name stamped over bright anatomy left only
     a letter's bar as a candidate, and without this 5 of 25 such names were read as 'VAV' (the 'AN').
+    ``packed``: :func:`~ufmclean.ocr.mosaic.pack_mosaic` of ``crops``, when the caller has it already.
     """
     s = settings or CandidateSettings()
     h, w = grey.shape
     if not crops:
         return []
-    canvas, placements = pack_mosaic(grey, crops, canvas_width=s.canvas_width, gap=s.gap)
+    canvas, placements = packed or pack_mosaic(grey, crops, canvas_width=s.canvas_width, gap=s.gap)
     found = boxes_with_crops(detect(canvas), placements, height=h, width=w)
     boxes = [b for b, _ in found]
     for _ in range(s.extend_rounds):

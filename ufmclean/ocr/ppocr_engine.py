@@ -186,8 +186,6 @@ class PpOcrEngine:
         """
         import cv2
 
-        from ufmclean.ocr.recall import is_found
-
         out = []
         for p in patches:
             crop = cv2.copyMakeBorder(np.ascontiguousarray(grey[p.slices]), 2, 2, 2, 2, cv2.BORDER_REPLICATE)
