@@ -19,7 +19,8 @@ def test_default_workers_follow_the_environment_else_the_cores(monkeypatch):
 
 
 def test_a_small_set_gives_every_worker_two_batches_and_a_big_one_keeps_its_batch_size():
-    assert spread_batch_size(8, 16, 2) == 2  # 4 batches for 2 workers, not one batch in one process
+    assert spread_batch_size(8, 16, 2) == 1  # 8 batches for 2 workers, not one batch in one process
+    assert spread_batch_size(32, 16, 2) == 4
     assert spread_batch_size(3, 16, 2) == 1
     assert spread_batch_size(1000, 16, 2) == 16
     assert spread_batch_size(8, 16, 1) == 16  # one process: batching only sets the resume points

@@ -14,7 +14,7 @@ from ufmclean.ocr.base import OcrEngine, TextRegion
 ENGINES = ("ppocr", "easyocr")
 DEFAULT_ENGINE = "ppocr"
 
-_ENGINES: dict[tuple[str, str, str], OcrEngine] = {}
+_ENGINES: dict[tuple[str, str, str, int], OcrEngine] = {}
 _THREADS: list[int] = []
 _INJECTED: list[OcrEngine] = []
 
@@ -22,6 +22,21 @@ _INJECTED: list[OcrEngine] = []
 def set_thread_budget(threads: int) -> None:
     """CPU threads each engine of this process may use (worker pools split the cores this way)."""
     _THREADS[:] = [max(1, int(threads))]
+
+
+@contextlib.contextmanager
+def thread_budget_scope(threads: int) -> Iterator[int]:
+    """Within the block, this process's OCR thread budget is ``threads`` (restored after).
+
+    For a process that is itself one of a pool's workers: its engines must not use every core
+    while the spawned workers use the rest.
+    """
+    saved = list(_THREADS)
+    set_thread_budget(threads)
+    try:
+        yield _THREADS[0]
+    finally:
+        _THREADS[:] = saved
 
 
 def thread_budget() -> int:
@@ -42,7 +57,9 @@ def get_engine(device: str = "auto", *, strategy: str = "fast", engine: str = DE
         raise ValueError(f"OCR engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if _INJECTED:
         return _INJECTED[-1]
-    key = (engine, device, strategy)
+    # The thread budget is part of the key: an engine loaded for a whole machine must not be
+    # reused by a process that is one worker of several.
+    key = (engine, device, strategy, thread_budget())
     if key not in _ENGINES:
         if engine == "ppocr":
             from ufmclean.ocr.ppocr_engine import PpOcrEngine
@@ -73,4 +90,5 @@ def use_engine(engine: OcrEngine) -> Iterator[OcrEngine]:
 
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "OcrEngine", "TextRegion", "get_engine", "set_thread_budget", "thread_budget",
+           "thread_budget_scope",
            "use_engine"]

@@ -1,9 +1,10 @@
-"""Run batch jobs in-process or in spawned worker processes that share the machine's cores."""
+"""Run batch jobs in this process, alone or beside spawned worker processes that share the machine's cores."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 B = TypeVar("B")
@@ -33,14 +34,17 @@ def default_workers() -> int:
 
 
 def spread_batch_size(n_items: int, batch_size: int, workers: int) -> int:
-    """``batch_size``, made smaller for a small set so each of ``workers`` gets at least two batches.
+    """``batch_size``, made smaller for a small set so each of ``workers`` gets about four batches.
 
     A set of 8 images in batches of 16 is one batch, which runs in one process however many
-    workers were asked for. Large sets keep ``batch_size`` (their parts and resume points).
+    workers were asked for; and the last batch to finish sets the run's end, so a worker left
+    with one more whole batch than the others idles them (16 images of 1024² in 4 batches on 2
+    workers ended 0.6 s after the first worker went idle). Large sets keep ``batch_size`` (their
+    parts and resume points).
     """
     if workers <= 1 or n_items <= 0:
         return batch_size
-    return max(1, min(batch_size, -(-n_items // (2 * workers))))
+    return max(1, min(batch_size, -(-n_items // (4 * workers))))
 
 
 def _init_worker(threads: int) -> None:
@@ -63,24 +67,81 @@ def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_
 
     ``local_kwargs`` (e.g. an already loaded OCR engine, which cannot cross a process boundary) are
     added only to calls that run in this process.
-    With ``workers == 1`` (or a single batch) the calls run here, in order. Otherwise they run in a pool
-    of ``workers`` spawned processes (spawn, not fork: torch and easyocr hold threads and locks that a
-    forked child would inherit half-taken), each limited to :func:`threads_per_worker` torch threads, and
-    finish in any order. ``fn`` and ``kwargs`` must then be picklable; a worker's exception is re-raised
-    here. Each worker process loads what ``fn`` caches (e.g. one OCR engine) once, not once per batch.
+    With ``workers == 1`` (or a single batch) the calls run here, in order. Otherwise this process is
+    one of the ``workers``: it runs batches in a thread of its own while ``workers - 1`` spawned
+    processes (spawn, not fork: torch and easyocr hold threads and locks that a forked child would
+    inherit half-taken) run the others, each batch going to whichever is free; every worker, this
+    one included, is limited to :func:`threads_per_worker` threads. A spawned worker pays Python's,
+    numpy's, OpenCV's and the engine's start-up again (about 0.75 CPU-s); this process has paid
+    them already. Batches finish in any order; ``on_done`` is called in this process's main thread.
+    ``fn`` and ``kwargs`` must be picklable; a worker's exception is re-raised here. Each process
+    loads what ``fn`` caches (e.g. one OCR engine) once, not once per batch.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    local = {**kwargs, **(local_kwargs or {})}
     if workers == 1 or len(batches) <= 1:
-        kwargs = {**kwargs, **(local_kwargs or {})}
         for batch in batches:
-            on_done(fn(batch, **kwargs))
+            on_done(fn(batch, **local))
         return
     import concurrent.futures as cf
     import multiprocessing as mp
+    from collections import deque
 
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                initializer=_init_worker, initargs=(threads_per_worker(workers),)) as pool:
-        futures = [pool.submit(fn, batch, **kwargs) for batch in batches]
-        for fut in cf.as_completed(futures):
-            on_done(fut.result())
+    from ufmclean.ocr import thread_budget_scope
+
+    threads = threads_per_worker(workers)
+    queue = deque(batches)
+    with (_torch_threads(threads), thread_budget_scope(threads),
+          cf.ProcessPoolExecutor(max_workers=workers - 1, mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(threads,)) as pool,
+          cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ufmclean-local") as here):
+        running: dict[cf.Future[R], bool] = {}
+
+        def feed(in_here: bool) -> None:
+            if queue:
+                batch = queue.popleft()
+                running[here.submit(fn, batch, **local) if in_here else pool.submit(fn, batch, **kwargs)] = in_here
+
+        for _ in range(workers - 1):
+            feed(False)
+        feed(True)
+        while running:
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                in_here = running.pop(fut)
+                try:
+                    result = fut.result()
+                except BaseException:
+                    queue.clear()  # what is running finishes; nothing new starts
+                    raise
+                on_done(result)
+                feed(in_here)
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Torch's CPU threads at ``threads`` within the block (restored after).
+
+    Torch may be first imported within the block (an easyocr engine loaded by this process's
+    worker thread): ``OMP_NUM_THREADS``, which torch reads when imported, is set for the block too.
+    """
+    import sys
+
+    saved_env = os.environ.get("OMP_NUM_THREADS")
+    torch = sys.modules.get("torch")
+    saved = torch.get_num_threads() if torch is not None else None
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved_env
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            default = int(saved_env) if saved_env and saved_env.isdigit() else (os.cpu_count() or 1)
+            torch.set_num_threads(saved if saved is not None else default)
