@@ -19,6 +19,10 @@ os.environ.pop("PREFECT_API_URL", None)
 # The CLI's default is one worker process per core; tests that give an in-process engine (a fake
 # or a loaded model) run in this process unless they ask for workers themselves.
 os.environ["UFMCLEAN_WORKERS"] = "1"
+# What ufmclean derives from its packages (the name lexicon) is cached in a folder of the test run's own.
+_cache_home = tempfile.mkdtemp(prefix="ufm-cache-test-")
+atexit.register(shutil.rmtree, _cache_home, ignore_errors=True)
+os.environ["UFMCLEAN_CACHE"] = _cache_home
 
 import pytest  # noqa: E402
 

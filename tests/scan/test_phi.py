@@ -105,3 +105,29 @@ def test_split_merged_name_and_its_lexicon():
     assert split_merged_name("ANNALI", lexicon=tiny, min_length=6) is None  # LI is under 3 letters
     assert split_merged_name("LEEANNA", lexicon=tiny) == ("LEE", "ANNA")
     assert split_merged_name("ANNA LEE", lexicon=tiny) is None  # not one word
+
+
+def test_name_lexicon_is_cached_and_survives_a_bad_cache(tmp_path, monkeypatch):
+    from ufmclean import names
+
+    monkeypatch.setenv("UFMCLEAN_CACHE", str(tmp_path / "cache"))
+    names.name_lexicon.cache_clear()
+    try:
+        built = names.name_lexicon()
+        (cached,) = (tmp_path / "cache").glob("names-*.json")
+        names.name_lexicon.cache_clear()
+        monkeypatch.setattr(names, "_build_lexicon", lambda: pytest.fail("rebuilt although cached"))
+        assert names.name_lexicon() == built  # read back, not rebuilt
+        monkeypatch.undo()
+        monkeypatch.setenv("UFMCLEAN_CACHE", str(tmp_path / "cache"))
+        cached.write_text('{"given": ["ONLY"]')  # truncated: rebuilt and rewritten
+        names.name_lexicon.cache_clear()
+        assert names.name_lexicon() == built
+        assert names._read_lexicon(cached) == built
+        # A cache folder that cannot be made: the lexicon is built all the same.
+        (tmp_path / "file").write_text("x")
+        monkeypatch.setenv("UFMCLEAN_CACHE", str(tmp_path / "file" / "sub"))
+        names.name_lexicon.cache_clear()
+        assert names.name_lexicon() == built
+    finally:
+        names.name_lexicon.cache_clear()
