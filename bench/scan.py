@@ -17,7 +17,8 @@ of a tool's boxes covers >= 50% of it (:mod:`ufmclean.ocr.recall`, the same defi
 Tools:
 - ``cli``: ``ufmclean scan PNG_DIR --out RUN --workers W`` as a user runs it, in a subprocess:
   timed from start to exit, so imports and model loading are included (CPU = the subprocess tree's).
-- ``cli1``: the same with one worker of one thread; with ``cli`` it gives the worker-scaling figure.
+- ``cli1``: the same with one worker of one thread (ONNX Runtime and OpenCV); with ``cli`` it gives
+  the worker-scaling figure.
 - ``presidio``: likewise one subprocess (model loading included) over the DICOM copies; details below.
   These two are the like-for-like pair: the last lines print cli images/s over presidio images/s.
 In-process (models loaded once, before timing; timings are per image, wall and CPU seconds):
@@ -240,7 +241,8 @@ def run_cli(root: Path, truth: dict, size: str, tally: Tally, *, engine: str, wo
     run = root / f"{tool}-{engine}"
     cmd = [str(REPO / ".venv" / "bin" / "ufmclean"), "scan", str(root / "png"), "--out", str(run),
            "--engine", engine, "--workers", str(1 if tool == "cli1" else workers), "--device", "cpu"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"} if tool == "cli1" else None
+    # OpenCV's thread pool ignores OMP_NUM_THREADS: without its own variable "cli1" used 2 cores.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"} if tool == "cli1" else None
     _, wall, cpu = timed_subprocess(cmd, env=env)
     rows = pq.read_table(run / "findings.parquet").to_pylist()
     n = len(truth)

@@ -274,3 +274,18 @@ def test_collinear_runs_join_pieces_of_one_text_line_only() -> None:
     assert collinear_runs([BBox(0, 0, 40, 40), BBox(50, 0, 90, 40)], max_height=32) == []
     # a run of three
     assert collinear_runs([por, able, BBox(180, 24, 200, 36)]) == [BBox(90, 23, 200, 36)]
+
+
+def test_components_8_match_opencv_default_labelling():
+    import cv2
+
+    from ufmclean.ocr.fast import components_8
+
+    rng = np.random.default_rng(3)
+    for density in (0.001, 0.05, 0.4):
+        mask = (rng.random((97, 131)) < density).astype(np.uint8)
+        mask[10:20, 10:40] = 1  # one big component beside the speckle
+        n, labels, stats, centroids = components_8(mask)
+        n0, labels0, stats0, centroids0 = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        assert n == n0 and np.array_equal(labels, labels0) and np.array_equal(stats, stats0)
+        assert np.allclose(centroids, centroids0)

@@ -54,6 +54,9 @@ def _init_worker(threads: int) -> None:
     from ufmclean.ocr import set_thread_budget
 
     set_thread_budget(threads)
+    import cv2
+
+    cv2.setNumThreads(threads)  # OpenCV's own pool ignores OMP_NUM_THREADS and would use every core
     # torch reads OMP_NUM_THREADS when first imported: the PP-OCR scan never imports it, so a
     # worker does not pay torch's start-up and memory just to set its thread count.
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -92,7 +95,7 @@ def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_
 
     threads = threads_per_worker(workers)
     queue = deque(batches)
-    with (_torch_threads(threads), thread_budget_scope(threads),
+    with (_library_threads(threads), thread_budget_scope(threads),
           cf.ProcessPoolExecutor(max_workers=workers - 1, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker, initargs=(threads,)) as pool,
           cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ufmclean-local") as here):
@@ -120,23 +123,28 @@ def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """Torch's CPU threads at ``threads`` within the block (restored after).
+def _library_threads(threads: int) -> Iterator[None]:
+    """OpenCV's and torch's CPU threads at ``threads`` within the block (restored after).
 
     Torch may be first imported within the block (an easyocr engine loaded by this process's
     worker thread): ``OMP_NUM_THREADS``, which torch reads when imported, is set for the block too.
     """
     import sys
 
+    import cv2
+
+    saved_cv2 = cv2.getNumThreads()
     saved_env = os.environ.get("OMP_NUM_THREADS")
     torch = sys.modules.get("torch")
     saved = torch.get_num_threads() if torch is not None else None
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    cv2.setNumThreads(threads)
     if torch is not None:
         torch.set_num_threads(threads)
     try:
         yield
     finally:
+        cv2.setNumThreads(saved_cv2)
         if saved_env is None:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
