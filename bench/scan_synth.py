@@ -31,7 +31,7 @@ def background(size: int, seed: int) -> np.ndarray:
     files = sorted((SHARED / "cxr_fullres_samples").glob("*/*")) if SHARED.is_dir() else []
     files = [f for f in files if f.suffix.lower() in (".png", ".jpeg", ".jpg")]
     if files:
-        img = cv2.imread(str(files[seed % len(files)]), cv2.IMREAD_GRAYSCALE)
+        img = jitter(cv2.imread(str(files[seed % len(files)]), cv2.IMREAD_GRAYSCALE), seed)
         return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(seed)
     small = rng.integers(40, 200, (8, 8)).astype(np.uint8)
@@ -127,6 +127,18 @@ FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "De
 POLARITIES = ("white", "black", "label")
 
 
+def jitter(img: np.ndarray, seed: int) -> np.ndarray:
+    """A random 90-100% crop of ``img`` (uint8 ``(H, W)``) with a gamma of 0.9-1.1: the few real
+    backgrounds no longer give two images the same pixels anywhere (an engine that remembers crops it
+    has read would otherwise be timed on repeats a real dataset does not have)."""
+    rng = np.random.default_rng([seed, 7])
+    h, w = img.shape
+    ch, cw = int(h * rng.uniform(0.9, 1.0)), int(w * rng.uniform(0.9, 1.0))
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    lut = (255.0 * (np.arange(256) / 255.0) ** rng.uniform(0.9, 1.1)).round().astype(np.uint8)
+    return np.ascontiguousarray(lut[img[y : y + ch, x : x + cw]])
+
+
 def real_backgrounds() -> list[Path]:
     """The full-resolution real chest X-rays of ../shared/data (empty when it is absent)."""
     folder = SHARED / "cxr_fullres_samples"
@@ -172,7 +184,7 @@ def make_truetype_items(img: np.ndarray, seed: int, n_text: int = 4) -> tuple[np
 
 
 def write_truetype_set(root: Path, *, n: int, seed: int = 0) -> dict:
-    """``n`` real chest X-rays (cycling through :func:`real_backgrounds`) with TrueType text, under
+    """``n`` real chest X-rays (cycling through :func:`real_backgrounds`, each :func:`jitter`-ed) with TrueType text, under
     ``root/png`` and ``root/dicom``; returns the ground truth (also ``root/ground_truth.json``).
     Empty when ../shared/data is absent."""
     import cv2
@@ -182,7 +194,7 @@ def write_truetype_set(root: Path, *, n: int, seed: int = 0) -> dict:
     (root / "dicom").mkdir(parents=True, exist_ok=True)
     truth: dict = {"size": "real", "images": {}}
     for k in range(n if files else 0):
-        bg = cv2.imread(str(files[k % len(files)]), cv2.IMREAD_GRAYSCALE)
+        bg = jitter(cv2.imread(str(files[k % len(files)]), cv2.IMREAD_GRAYSCALE), seed + k)
         img, items = make_truetype_items(bg, seed + k)
         stem = f"real_{k:03d}"
         cv2.imwrite(str(root / "png" / f"{stem}.png"), img)

@@ -117,3 +117,23 @@ def test_a_small_dark_on_light_label_at_the_frame_edge_is_read_on_its_own():
     patch = [r for r in engine.read(g) if r.bbox.x0 >= 228 and 110 <= r.bbox.y0 <= 130]
     assert any(r.text == "L" for r in patch)
     assert all(r.bbox.x1 <= 256 and r.bbox.y1 <= 256 for r in patch)
+
+
+@pytest.mark.ocr
+def test_recogniser_reads_a_repeated_crop_once():
+    from ufmclean.records import BBox
+
+    rec = ppocr.TextRecognizer(device="cpu", threads=1)
+    a = _line_image("DOE JOHN")
+    b = a.copy()
+    b[150:, :] = 200  # another image: the stamp's place is the same, the rest differs
+    box, other = BBox(10, 35, 200, 70), BBox(10, 150, 200, 200)
+    first = rec.recognize(a, [box, box])  # twice in one call: read once
+    assert (rec.reads, rec.reused) == (1, 1) and first[0] == first[1] and "JOHN" in first[0][0]
+    again = rec.recognize(b, [box, other])
+    assert again[0] == first[0] and (rec.reads, rec.reused) == (2, 2)
+    rec.memo_size = 1  # from the next call on, only the last distinct crop is remembered
+    rec.recognize(b, [other])
+    assert (rec.reads, rec.reused) == (2, 3) and len(rec._memo) == 1
+    rec.recognize(a, [box])  # forgotten: read again
+    assert (rec.reads, rec.reused) == (3, 3)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,6 +225,10 @@ class TextRecognizer:
         self._chars = np.array(["", *chars, " "], dtype=object)
         self.batch_size = int(batch_size)
         self.max_columns = None if device.startswith("cuda") else self.cpu_batch_columns
+        self.memo_size = 4096
+        self._memo: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
+        self.reads = 0
+        self.reused = 0
 
     def _crop(self, grey: np.ndarray, box: BBox) -> np.ndarray:
         import cv2
@@ -234,11 +239,26 @@ class TextRecognizer:
         return cv2.resize(patch, (width, self.height), interpolation=interp)
 
     def recognize(self, grey: np.ndarray, boxes: list[BBox]) -> list[tuple[str, float]]:
-        """Text and mean character confidence for each box of ``grey`` (uint8 ``(H, W)``)."""
+        """Text and mean character confidence for each box of ``grey`` (uint8 ``(H, W)``).
+
+        A crop whose resized pixels this recogniser has read before (the same stamp or screen
+        label at the same place in many images or frames) is not read again: its earlier read is
+        reused (the last :attr:`memo_size` distinct crops are remembered, by a 128-bit digest of
+        their pixels). ``reads`` and ``reused`` count both kinds.
+        """
         crops = [self._crop(grey, b) for b in boxes]
-        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for idx in _width_batches([c.shape[1] for c in crops], batch_size=self.batch_size, min_width=self.min_width,
-                                  max_columns=self.max_columns):
+        keys = [_crop_key(c) for c in crops]
+        results: list[tuple[str, float] | None] = [self._memo.get(k) for k in keys]
+        first: dict[bytes, int] = {}  # the same crop twice in one call is read once
+        for i, k in enumerate(keys):
+            if results[i] is None:
+                first.setdefault(k, i)
+        todo = sorted(first.values())
+        self.reused += len(crops) - len(todo)
+        self.reads += len(todo)
+        for sub in _width_batches([crops[i].shape[1] for i in todo], batch_size=self.batch_size,
+                                  min_width=self.min_width, max_columns=self.max_columns):
+            idx = [todo[j] for j in sub]
             # PaddleOCR pads every batch to at least 320 px; the model is convolutional + CTC over
             # the width, so padding a batch only to its own widest crop (multiple of 8) reads the
             # same and costs a fraction: most burned-in boxes are 1-3 words, many a lone letter.
@@ -250,7 +270,16 @@ class TextRecognizer:
             probs = self._session.run(None, {"x": batch})[0]
             for row, i in enumerate(idx):
                 results[i] = self._decode(probs[row])
-        return results
+        out: list[tuple[str, float]] = []
+        for i, k in enumerate(keys):
+            read = results[i] or results[first[k]]  # a repeat within this call: its first copy's read
+            assert read is not None  # every first copy was read above
+            out.append(read)
+            self._memo[k] = read
+            self._memo.move_to_end(k)
+        while len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
+        return out
 
     def _decode(self, probs: np.ndarray) -> tuple[str, float]:
         """Greedy CTC decoding of one ``(T, C)`` probability sequence."""
@@ -261,6 +290,15 @@ class TextRecognizer:
         if not keep.any():
             return "", 0.0
         return "".join(self._chars[best[keep]]), float(conf[keep].mean())
+
+
+def _crop_key(crop: np.ndarray) -> bytes:
+    """Digest of a resized crop's shape and pixels (what the recogniser reads)."""
+    import hashlib
+
+    digest = hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16)
+    digest.update(repr(crop.shape).encode())
+    return digest.digest()
 
 
 def _width_batches(widths: list[int], *, batch_size: int, min_width: int, max_waste: float = 1.3,
