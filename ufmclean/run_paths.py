@@ -84,6 +84,7 @@ def write_images(run: RunDir | str | os.PathLike[str], rows: Sequence[ImageRow],
 
     rd = RunDir.of(run)
     base = schema if schema is not None else IMAGES_SCHEMA
+    check_image_rows([image_to_row(r, IMAGES_SCHEMA.names) for r in rows])  # required columns not null
     old, key = _read_mapping(rd)
     key = key or secrets.token_bytes(16)
     mapping, public = [], []
@@ -95,8 +96,6 @@ def write_images(run: RunDir | str | os.PathLike[str], rows: Sequence[ImageRow],
         shown = image_to_row(r, base.names)
         shown.update(relpath=mask_relpath(r.relpath) if types else r.relpath, path_phi=types)
         public.append(shown)
-    if schema is None:
-        check_image_rows([{k: v for k, v in p.items() if k != "path_phi"} for p in public])
     # The mapping first: a crash between the two writes leaves a mapping that covers the table.
     write_rows(rd.paths, mapping, mode=PATHS_MODE, schema=_paths_schema(key))
     fields = [*base, *([] if "path_phi" in base.names else [pa.field("path_phi", pa.string())])]
