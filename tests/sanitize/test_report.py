@@ -61,6 +61,12 @@ def _rows():
     return images, [_finding(f) for f in findings]
 
 
+def _write_images(images: list[ImageRow], path) -> None:
+    """``images`` as an images.parquet a sanitize run wrote (base and later columns)."""
+    columns = [*IMAGES_SCHEMA.names, *IMAGES_LATER_COLUMNS]
+    pq.write_table(pa.Table.from_pylist([image_to_row(i, columns) for i in images]), path)
+
+
 def _finding(row: dict) -> Finding:
     """A Finding from a findings.parquet-shaped dict (relpath and key are not shown by the report)."""
     return Finding(finding_id=row["finding_id"], image_id=row["image_id"], relpath="", frame=row["frame"],
@@ -99,8 +105,7 @@ def test_build_report_writes_0600(tmp_path) -> None:
     images, findings = _rows()
     with pytest.raises(UsageError):
         build_report(tmp_path)
-    columns = [*IMAGES_SCHEMA.names, *IMAGES_LATER_COLUMNS]
-    pq.write_table(pa.Table.from_pylist([image_to_row(i, columns) for i in images]), tmp_path / "images.parquet")
+    _write_images(images, tmp_path / "images.parquet")
     # a findings table from before the view column existed still builds a report
     pq.write_table(pa.Table.from_pylist([{k: v for k, v in finding_row(f).items() if k != "view"} for f in findings]),
                    tmp_path / "findings.parquet")
