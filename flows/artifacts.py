@@ -5,7 +5,8 @@ run outputs); recognised text never reaches these functions.
 """
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
+from uuid import UUID
 
 from prefect.artifacts import (
     create_link_artifact,
@@ -27,7 +28,8 @@ class Progress:
         total = sum(weights.values())
         self._weights = {k: v / total for k, v in weights.items()}
         self._done: dict[str, float] = {k: 0.0 for k in weights}
-        self._id = create_progress_artifact(progress=0.0, key=key, description=description)
+        # Called from the sync flows: prefect's async_dispatch returns the id itself, not a coroutine.
+        self._id = cast(UUID, create_progress_artifact(progress=0.0, key=key, description=description))
 
     def stage(self, name: str, fraction: float) -> float:
         """Set stage ``name`` to ``fraction`` (0..1) done; returns and publishes the overall percent."""

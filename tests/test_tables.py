@@ -5,13 +5,15 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from ufmclean.records import BBox, Finding, ImageRecord
+from ufmclean.records import BBox, Finding, ImageRecord, ImageRow
 from ufmclean.tables import (
     FINDINGS_SCHEMA,
     IMAGES_SCHEMA,
     image_row,
+    image_to_row,
     read_findings_table,
     read_images_table,
+    row_to_image,
     write_findings_table,
     write_images_table,
 )
@@ -27,8 +29,23 @@ def test_images_round_trip_and_schema(tmp_path):
     assert write_images_table(tmp_path / "images.parquet", rows) == 2
     assert pq.read_schema(tmp_path / "images.parquet").names == IMAGES_SCHEMA.names
     back = read_images_table(tmp_path / "images.parquet")
-    assert back == rows
-    assert back[1]["error"] == "bad file" and back[0]["uniqueness"] is None
+    assert back == [row_to_image(r) for r in rows]
+    assert [image_to_row(b, IMAGES_SCHEMA.names) for b in back] == rows
+    assert back[1].error == "bad file" and back[0].uniqueness is None and back[1].n_findings == 3
+    # columns later stages add are None in a table that lacks them (scan only, or written before they existed)
+    assert back[0].path_phi is None and back[0].clean_status is None and back[0].clean_relpath is None
+    assert back[0] == ImageRow.of(_rec(0))
+
+
+def test_images_later_columns_are_read(tmp_path):
+    import pyarrow as pa
+
+    row = {**image_row(_rec(0)), "clean_status": "written", "clean_note": "", "header": None, "path_phi": "id"}
+    pq.write_table(pa.Table.from_pylist([row]), tmp_path / "images.parquet")
+    (img,) = read_images_table(tmp_path / "images.parquet")
+    assert (img.clean_status, img.clean_note, img.header, img.path_phi) == ("written", "", None, "id")
+    with pytest.raises(ValueError, match="lacks columns"):
+        row_to_image({k: v for k, v in row.items() if k != "sha256"})
 
 
 def test_findings_round_trip_mode_0600(tmp_path):

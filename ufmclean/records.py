@@ -2,6 +2,7 @@
 
 The pipeline is ``ImageRecord -> LoadedImage -> Finding -> (rarity) -> Decision -> CleanResult``
 (:class:`Decision` and :class:`CleanResult` are what the sanitize stage stores per finding and per image).
+:class:`ImageRow` is a row of ``RUN/images.parquet`` as the later stages and the report read it.
 Records are frozen dataclasses without I/O; stages return new records (``dataclasses.replace``)
 instead of mutating the ones they were given.
 
@@ -304,5 +305,56 @@ class CleanResult:
     header: HeaderStatus | None = None
 
     def with_(self, **changes: Any) -> CleanResult:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """One row of ``RUN/images.parquet`` (the columns of ``ufmclean.tables.IMAGES_SCHEMA`` plus those the
+    later stages add), read once at the table boundary (``tables.read_images_table``,
+    ``run_paths.read_images``) and passed as is through sanitize and the report.
+
+    ``image_id``, ``relpath``, ``status`` and ``format`` are never null, nor is ``sha256`` as ufmclean
+    writes it (``""`` for a file it could not read); the other discovery columns are null where
+    discovery could not tell (``rows`` of a skipped file ...);
+    ``uniqueness`` is null for images the scan did not read. ``path_phi`` (``""`` when the relpath looks
+    harmless) is ``None`` in tables written before relpaths were typed; ``clean_status``, ``clean_note``
+    and ``header`` are ``None`` until sanitize has run (``header`` stays ``None`` for non-DICOM).
+    ``clean_relpath`` is not a column of ``images.parquet``: where the sanitised copy goes, from the
+    private ``RUN/paths.parquet``; ``run_paths.read_images`` sets it (and the real ``relpath``), rows read
+    from ``images.parquet`` alone leave it ``None`` (their ``relpath`` may be masked).
+    """
+
+    image_id: str
+    relpath: str
+    sha256: str
+    status: ImageStatus
+    format: ImageFormat
+    error: str | None = None
+    modality: str | None = None
+    rows: int | None = None
+    cols: int | None = None
+    frames: int | None = None
+    label: str | None = None
+    uniqueness: float | None = None
+    n_findings: int = 0
+    n_redacted: int = 0
+    path_phi: str | None = None
+    clean_status: CleanStatus | None = None
+    clean_note: str | None = None
+    header: HeaderStatus | None = None
+    clean_relpath: str | None = None
+
+    @classmethod
+    def of(cls, record: ImageRecord, *, uniqueness: float | None = None, n_findings: int = 0,
+           n_redacted: int = 0) -> ImageRow:
+        """The row of a discovery record plus the scan's counts (``path_phi`` is set when written)."""
+        return cls(image_id=record.image_id, relpath=record.relpath, status=record.status, format=record.format,
+                   sha256=record.sha256, error=record.error, modality=record.modality, rows=record.rows,
+                   cols=record.cols, frames=record.frames, label=record.label, uniqueness=uniqueness,
+                   n_findings=int(n_findings), n_redacted=int(n_redacted))
+
+    def with_(self, **changes: Any) -> ImageRow:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)

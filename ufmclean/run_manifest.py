@@ -156,16 +156,18 @@ def adopt_legacy_outputs(run: RunDir | str | os.PathLike[str]) -> None:
     rd = RunDir.of(run)
     if rd.manifest.exists() or not rd.images_table.is_file():
         return
-    from ufmclean.tables import read_rows
+    from ufmclean.records import ImageRow
+    from ufmclean.tables import read_images_table
 
     entries: set[str] = set()
+    rows: list[ImageRow]
     try:
-        rows = read_rows(rd.images_table, columns=None)
+        rows = read_images_table(rd.images_table)
     except Exception:  # noqa: BLE001 - unreadable tables: adopt nothing (nothing unknown is deleted)
         rows = []
     for r in rows:
-        if r.get("clean_status") in CLEAN_WRITTEN and r.get("relpath"):
-            path = rd.clean_file(r["relpath"])
+        if r.clean_status in CLEAN_WRITTEN:
+            path = rd.clean_file(r.relpath)
             if path.is_file():
                 entries.add(rd.relative(path))
     for folder in (rd.scan_parts, rd.sanitize_parts):

@@ -15,7 +15,8 @@ rewrite), so a resumed run writes the same pseudonyms. The alternative, an unmas
 0600 ``images.parquet``, would make the shareable table private for every run, not only for runs
 whose names hold PHI; a mapping keeps the public table public and the PHI in one private file.
 
-Readers: :func:`read_images` (rows with the real relpath and ``clean_relpath``); writers:
+Readers: :func:`read_images` (:class:`~ufmclean.records.ImageRow` records with the real relpath and
+``clean_relpath``); writers:
 :func:`write_images`. A run folder written before the mapping existed has no ``paths.parquet``;
 its ``images.parquet`` relpaths are then the real ones.
 """
@@ -31,6 +32,7 @@ from typing import Any
 from ufmclean.errors import UsageError
 from ufmclean.path_phi import mask_relpath, path_phi_types, pseudonymise_relpath
 from ufmclean.phi import phi_type_parts
+from ufmclean.records import ImageRow
 from ufmclean.run_dir import RunDir
 
 __all__ = ["PATHS_MODE", "clean_relpaths", "phi_path_counts", "plan_clean_paths", "read_images", "write_images"]
@@ -68,32 +70,31 @@ def _read_mapping(rd: RunDir, image_ids: Collection[str] | None = None) -> tuple
     return {r["image_id"]: r for r in rows}, key
 
 
-def write_images(run: RunDir | str | os.PathLike[str], rows: Sequence[dict[str, Any]], *,
+def write_images(run: RunDir | str | os.PathLike[str], rows: Sequence[ImageRow], *,
                  schema: Any = None) -> dict[str, Any]:
     """Write ``images.parquet`` (relpaths masked, ``path_phi`` added) and ``paths.parquet`` (0600).
 
-    ``rows`` carry the real relpaths (shaped like :func:`ufmclean.tables.image_row`, plus the
-    columns of ``schema`` when given; default ``tables.IMAGES_SCHEMA``). A row's ``clean_relpath``
-    survives a rewrite while its relpath is unchanged. Returns :func:`phi_path_counts` of the rows.
+    ``rows`` carry the real relpaths; the table gets the columns of ``schema`` (default
+    ``tables.IMAGES_SCHEMA``) and ``path_phi``. A row's ``clean_relpath`` survives a rewrite while
+    its relpath is unchanged. Returns :func:`phi_path_counts` of the rows.
     """
     import pyarrow as pa
 
-    from ufmclean.tables import IMAGES_SCHEMA, check_image_rows, write_rows
+    from ufmclean.tables import IMAGES_SCHEMA, check_image_rows, image_to_row, write_rows
 
     rd = RunDir.of(run)
     base = schema if schema is not None else IMAGES_SCHEMA
-    if schema is None:
-        check_image_rows(rows)
+    check_image_rows([image_to_row(r, IMAGES_SCHEMA.names) for r in rows])  # required columns not null
     old, key = _read_mapping(rd)
     key = key or secrets.token_bytes(16)
     mapping, public = [], []
     for r in rows:
-        types = path_phi_types(str(r["relpath"]))
-        prev = old.get(r["image_id"])
-        clean = prev["clean_relpath"] if prev and prev["relpath"] == r["relpath"] and prev["clean_relpath"] else r["relpath"]
-        mapping.append({"image_id": r["image_id"], "relpath": r["relpath"], "path_phi": types, "clean_relpath": clean})
-        shown = {k: r.get(k) for k in base.names}
-        shown.update(relpath=mask_relpath(r["relpath"]) if types else r["relpath"], path_phi=types)
+        types = path_phi_types(r.relpath)
+        prev = old.get(r.image_id)
+        clean = prev["clean_relpath"] if prev and prev["relpath"] == r.relpath and prev["clean_relpath"] else r.relpath
+        mapping.append({"image_id": r.image_id, "relpath": r.relpath, "path_phi": types, "clean_relpath": clean})
+        shown = image_to_row(r, base.names)
+        shown.update(relpath=mask_relpath(r.relpath) if types else r.relpath, path_phi=types)
         public.append(shown)
     # The mapping first: a crash between the two writes leaves a mapping that covers the table.
     write_rows(rd.paths, mapping, mode=PATHS_MODE, schema=_paths_schema(key))
@@ -113,27 +114,30 @@ def phi_path_counts(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"n_phi_paths": n, "by_path_phi_type": dict(sorted(by.items()))}
 
 
-def read_images(run: RunDir | str | os.PathLike[str], *, image_ids: Collection[str] | None = None,
-                columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Rows of ``images.parquet`` with the real ``relpath`` and a ``clean_relpath`` (from the mapping).
+def read_images(run: RunDir | str | os.PathLike[str], *, image_ids: Collection[str] | None = None) -> list[ImageRow]:
+    """Rows of ``images.parquet`` as :class:`ImageRow` records with the real ``relpath`` and ``clean_relpath``
+    (from the mapping; a run folder without one has real relpaths: ``clean_relpath`` = ``relpath``).
 
     Raises :class:`UsageError` when the table shows masked relpaths but the mapping is missing.
     """
-    from ufmclean.tables import read_rows
+    from ufmclean.tables import read_rows, row_to_image
 
     rd = RunDir.of(run)
-    rows = read_rows(rd.images_table, image_ids=image_ids, columns=columns)
+    rows = read_rows(rd.images_table, image_ids=image_ids)
     mapping, _ = _read_mapping(rd, image_ids)
+    out = []
     for r in rows:
-        m = mapping.get(r["image_id"])
+        img = row_to_image(r)
+        m = mapping.get(img.image_id)
         if m is not None:
-            r["relpath"], r["clean_relpath"] = m["relpath"], m["clean_relpath"] or m["relpath"]
-        elif r.get("path_phi"):
+            img = img.with_(relpath=m["relpath"], clean_relpath=m["clean_relpath"] or m["relpath"])
+        elif img.path_phi:
             raise UsageError(f"{rd.paths.name} is missing from the run folder (it maps masked file names to the "
                              "real ones); run the scan again")
         else:
-            r["clean_relpath"] = r["relpath"]
-    return rows
+            img = img.with_(clean_relpath=img.relpath)
+        out.append(img)
+    return out
 
 
 def clean_relpaths(run: RunDir | str | os.PathLike[str], image_ids: Collection[str]) -> dict[str, str]:

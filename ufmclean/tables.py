@@ -1,27 +1,35 @@
 """Run-directory Parquet tables: ``images.parquet`` and ``findings.parquet`` (schemas, writers, readers).
 
-Both are written atomically; findings hold recognised text (PHI) and default to mode 0600.
+Both are written atomically; findings hold recognised text (PHI) and default to mode 0600. Rows are
+read into typed records here, once: :class:`~ufmclean.records.ImageRow` (:func:`row_to_image`,
+:func:`read_images_table`) and :class:`~ufmclean.records.Finding` (:func:`row_to_finding`,
+:func:`read_findings_table`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ufmclean.io.atomic import atomic_output
-from ufmclean.records import BBox, Finding, ImageRecord
+from ufmclean.records import BBox, Finding, ImageRecord, ImageRow
 
 __all__ = [
     "FINDINGS_SCHEMA",
+    "IMAGES_LATER_COLUMNS",
     "IMAGES_SCHEMA",
+    "SANITIZE_IMAGE_COLUMNS",
     "check_image_rows",
     "finding_row",
     "image_row",
+    "image_to_row",
     "read_findings_table",
     "read_images_table",
     "read_rows",
     "row_to_finding",
+    "row_to_image",
     "write_findings_table",
     "write_images_table",
     "write_rows",
@@ -53,18 +61,39 @@ def _schemas() -> tuple[Any, Any]:
 
 IMAGES_SCHEMA, FINDINGS_SCHEMA = _schemas()
 _NOT_NULL_IMAGES = ("image_id", "relpath", "status", "format")
+#: Columns the sanitize stage adds to ``images.parquet`` (strings; readers of the base schema ignore them).
+#: ``header``: ``deidentified`` | ``kept-identifying`` | ``kept`` for DICOM in clean/, else null.
+SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note", "header")
+#: ``images.parquet`` columns after ``IMAGES_SCHEMA``'s, which older tables lack: ``path_phi``
+#: (``run_paths.write_images`` adds it on every write) and the sanitize columns. :class:`ImageRow`
+#: reads them as ``None`` when absent.
+IMAGES_LATER_COLUMNS = ("path_phi", *SANITIZE_IMAGE_COLUMNS)
+_IMAGE_ROW_FIELDS = frozenset(f.name for f in dataclasses.fields(ImageRow))
 
 
 def image_row(
     record: ImageRecord, *, uniqueness: float | None = None, n_findings: int = 0, n_redacted: int = 0
 ) -> dict[str, Any]:
-    """Row dict for ``images.parquet`` from a discovery record plus scan/sanitize counts."""
-    return {
-        "image_id": record.image_id, "relpath": record.relpath, "sha256": record.sha256, "status": record.status,
-        "error": record.error, "format": record.format, "modality": record.modality, "rows": record.rows,
-        "cols": record.cols, "frames": record.frames, "label": record.label, "uniqueness": uniqueness,
-        "n_findings": int(n_findings), "n_redacted": int(n_redacted),
-    }  # fmt: skip
+    """Row dict for ``images.parquet`` (``IMAGES_SCHEMA``) from a discovery record plus scan/sanitize counts."""
+    img = ImageRow.of(record, uniqueness=uniqueness, n_findings=n_findings, n_redacted=n_redacted)
+    return image_to_row(img, IMAGES_SCHEMA.names)
+
+
+def image_to_row(img: ImageRow, columns: Iterable[str]) -> dict[str, Any]:
+    """Row dict of ``img`` with ``columns`` (names of :class:`ImageRow` fields), in that order."""
+    return {name: getattr(img, name) for name in columns}
+
+
+def row_to_image(row: Mapping[str, Any]) -> ImageRow:
+    """An ``images.parquet`` row as an :class:`ImageRow` (inverse of :func:`image_to_row`).
+
+    ``IMAGES_SCHEMA``'s columns are required; :data:`IMAGES_LATER_COLUMNS` and ``clean_relpath`` may
+    be absent (``None``); other keys are ignored.
+    """
+    missing = [name for name in IMAGES_SCHEMA.names if name not in row]
+    if missing:
+        raise ValueError(f"an images row lacks columns {missing}; was it written by ufmclean?")
+    return ImageRow(**{k: v for k, v in row.items() if k in _IMAGE_ROW_FIELDS})
 
 
 def finding_row(f: Finding) -> dict[str, Any]:
@@ -136,28 +165,30 @@ def write_findings_table(path: str | os.PathLike[str], findings: Iterable[Findin
     return len(rows)
 
 
-def _read(path: str | os.PathLike[str], schema: Any, *, optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Rows in ``schema``'s column order; ``optional`` columns an older table lacks read as null."""
+def _read(path: str | os.PathLike[str], names: Sequence[str], *, optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Rows with the columns ``names``, in that order; ``optional`` columns an older table lacks read as null."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    missing = set(schema.names) - set(table.column_names)
+    missing = set(names) - set(table.column_names)
     if missing - set(optional):
         raise ValueError(f"{os.fspath(path)} lacks columns {sorted(missing)}; was it written by ufmclean?")
-    rows = table.select([n for n in schema.names if n not in missing]).to_pylist()
+    rows = table.select([n for n in names if n not in missing]).to_pylist()
     for row in rows if missing else ():
         row.update(dict.fromkeys(missing))
     return rows
 
 
-def read_images_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Rows of ``images.parquet`` as dicts (schema column order)."""
-    return _read(path, IMAGES_SCHEMA)
+def read_images_table(path: str | os.PathLike[str]) -> list[ImageRow]:
+    """Rows of ``images.parquet`` as :class:`ImageRow` records (relpaths as stored: masked where they look
+    like PHI; ``run_paths.read_images`` joins the real ones)."""
+    names = [*IMAGES_SCHEMA.names, *IMAGES_LATER_COLUMNS]
+    return [row_to_image(r) for r in _read(path, names, optional=IMAGES_LATER_COLUMNS)]
 
 
 def read_findings_table(path: str | os.PathLike[str]) -> list[Finding]:
     """Rows of ``findings.parquet`` as :class:`Finding` records (``descriptor`` empty)."""
-    return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA, optional=("view",))]  # view: since issue 17
+    return [row_to_finding(r) for r in _read(path, FINDINGS_SCHEMA.names, optional=("view",))]  # view: since issue 17
 
 
 def read_rows(path: str | os.PathLike[str], *, image_ids: Iterable[str] | None = None,

@@ -18,7 +18,6 @@ from tests.hardening.run_helpers import cli, sanitize_cli
 from ufmclean.path_phi import pseudonym
 from ufmclean.run_dir import RunDir
 from ufmclean.run_paths import plan_clean_paths, read_images, write_images
-from ufmclean.tables import image_row
 
 SECRETS = (b"ZQXWOMBAT", b"JANINE", b"4417721", b"1961-07-04", b"19610704", b"1961_07_04")
 NAMED = "ZQXWOMBAT_JANINE/MRN4417721_chest.png"
@@ -67,7 +66,7 @@ def test_phi_paths_are_flagged_masked_and_counted(tmp_path: Path, fake_ocr, caps
     assert shown == {"[name]/[id]_chest.png": "id,name", "[name] [date].png": "date,name",
                      "other/img_0.png": "", "other/img_1.png": ""}
     # internal joins still see the real relpaths (from the private mapping)
-    assert sorted(r["relpath"] for r in read_images(RunDir(run))) == sorted([NAMED, DATED, "other/img_0.png",
+    assert sorted(r.relpath for r in read_images(RunDir(run))) == sorted([NAMED, DATED, "other/img_0.png",
                                                                              "other/img_1.png"])
     assert (run / "clean" / NAMED).is_file()  # written (it had a burned-in name), under its own path: flagged only
     import json
@@ -109,26 +108,26 @@ def test_rename_phi_paths_writes_pseudonymous_copies(tmp_path: Path, fake_ocr) -
 
 def test_renamed_paths_never_collide(tmp_path: Path) -> None:
     """A pseudonymous name that an ordinary file already has gets a ``-2`` suffix."""
-    from ufmclean.records import ImageRecord
+    from ufmclean.records import ImageRecord, ImageRow
     from ufmclean.io.discover import image_id_for
 
     rd = RunDir(tmp_path / "run")
     rd.root.mkdir()
 
-    def rows(rels: list[str]) -> list[dict]:
-        return [image_row(ImageRecord(image_id=image_id_for(r), relpath=r, path=str(tmp_path / r), sha256="",
-                                      size_bytes=1, format="png")) for r in rels]
+    def rows(rels: list[str]) -> list[ImageRow]:
+        return [ImageRow.of(ImageRecord(image_id=image_id_for(r), relpath=r, path=str(tmp_path / r), sha256="",
+                                        size_bytes=1, format="png")) for r in rels]
 
     write_images(rd, rows([NAMED]))
     key = bytes.fromhex(pq.read_schema(rd.paths).metadata[b"ufmclean.path_key"].decode())
     clash = f"{pseudonym('name', 'ZQXWOMBAT_JANINE', key=key)}/{pseudonym('id', 'MRN4417721', key=key)}_chest.png"
     write_images(rd, rows([NAMED, clash]))
     assert plan_clean_paths(rd, rename=True) == 1
-    clean = {r["relpath"]: r["clean_relpath"] for r in read_images(rd)}
+    clean = {r.relpath: r.clean_relpath for r in read_images(rd)}
     assert clean[clash] == clash
     assert clean[NAMED] == clash.replace("_chest.png", "_chest-2.png")
     assert plan_clean_paths(rd, rename=False) == 0
-    assert {r["relpath"]: r["clean_relpath"] for r in read_images(rd)}[NAMED] == NAMED
+    assert {r.relpath: r.clean_relpath for r in read_images(rd)}[NAMED] == NAMED
 
 
 @pytest.mark.parametrize("bad", ["../ZQXWOMBAT_JANINE/x.png"])

@@ -34,9 +34,9 @@ def test_discover_writes_tables_and_exit_codes(tmp_path):
     run = tmp_path / "run"
     res = CliRunner().invoke(_app(), ["discover", str(src), "--out", str(run)])
     assert res.exit_code == 0, res.output
-    rows = {r["relpath"]: r for r in read_images_table(run / "images.parquet")}
-    assert rows["a/x.png"]["status"] == "ok" and rows["a/y.dcm"]["frames"] == 1 and rows["a/y.dcm"]["label"] == "a"
-    assert rows["a/readme.txt"]["status"] == "skipped"
+    rows = {r.relpath: r for r in read_images_table(run / "images.parquet")}
+    assert rows["a/x.png"].status == "ok" and rows["a/y.dcm"].frames == 1 and rows["a/y.dcm"].label == "a"
+    assert rows["a/readme.txt"].status == "skipped"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["n_ok"] == 2 and summary["n_skipped"] == 1 and summary["n_error"] == 0
     # A truncated DICOM makes the run partial (exit 3) with a per-file error; the walk goes on.
@@ -44,9 +44,9 @@ def test_discover_writes_tables_and_exit_codes(tmp_path):
     (src / "a" / "z.dcm").write_bytes(data[:-900])
     res = CliRunner().invoke(_app(), ["discover", str(src), "--out", str(run)])
     assert res.exit_code == 3
-    rows = {r["relpath"]: r for r in read_images_table(run / "images.parquet")}
-    assert rows["a/z.dcm"]["status"] == "error" and "truncated" in rows["a/z.dcm"]["error"]
-    assert rows["a/x.png"]["status"] == "ok"
+    rows = {r.relpath: r for r in read_images_table(run / "images.parquet")}
+    assert rows["a/z.dcm"].status == "error" and "truncated" in rows["a/z.dcm"].error
+    assert rows["a/x.png"].status == "ok"
     assert FAKE_NAME not in res.output and FAKE_NAME not in (run / "summary.json").read_text()
     assert tree_digest(src) == {**before, "a/z.dcm": tree_digest(src)["a/z.dcm"]}
 

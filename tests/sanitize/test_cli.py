@@ -12,7 +12,7 @@ from ufmclean.cli import sanitize as sanitize_cli
 
 from ufmclean.tables import write_findings_table
 
-from .test_report import PHI, _rows
+from .test_report import PHI, _rows, _write_images
 
 
 def _app() -> typer.Typer:
@@ -33,11 +33,8 @@ def test_usage_errors_exit_2(tmp_path) -> None:
 
 
 def test_report_rebuild_masks_unless_show_text(tmp_path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     images, findings = _rows()
-    pq.write_table(pa.Table.from_pylist(images), tmp_path / "images.parquet")
+    _write_images(images, tmp_path / "images.parquet")
     write_findings_table(tmp_path / "findings.parquet", findings)
     runner = CliRunner()
     res = runner.invoke(_app(), ["report", str(tmp_path)])

@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ufmclean.errors import UsageError
-from ufmclean.records import BBox, Finding
+from ufmclean.records import BBox, Finding, ImageRow
 from ufmclean.report import build_report, make_thumbnail, mask_text, render_report
 from ufmclean.report.thumbs import save_thumbnails
-from ufmclean.tables import finding_row
+from ufmclean.tables import IMAGES_LATER_COLUMNS, IMAGES_SCHEMA, finding_row, image_to_row
 
 PHI = ["DAVIDSON DOUGLAS", "06.16.1976", "00079241539"]
 
@@ -38,10 +38,11 @@ class _Collector(HTMLParser):
 
 def _rows():
     images = [
-        {"image_id": "i1", "relpath": "a/one.dcm", "status": "ok", "clean_status": "written", "n_redacted": 2, "uniqueness": 0.9},
-        {"image_id": "i2", "relpath": "b/two.png", "status": "ok", "clean_status": "held", "clean_note": "held for review: 1",
-         "n_redacted": 1, "uniqueness": 0.2},
-        {"image_id": "i3", "relpath": "c/three.png", "status": "error", "error": "cannot decode", "n_redacted": 0},
+        ImageRow(image_id="i1", relpath="a/one.dcm", sha256="", status="ok", format="dicom", clean_status="written",
+                 n_redacted=2, uniqueness=0.9),
+        ImageRow(image_id="i2", relpath="b/two.png", sha256="", status="ok", format="png", clean_status="held",
+                 clean_note="held for review: 1", n_redacted=1, uniqueness=0.2),
+        ImageRow(image_id="i3", relpath="c/three.png", sha256="", status="error", format="png", error="cannot decode"),
     ]
     findings = [
         {"finding_id": "f1", "image_id": "i1", "frame": 0, "kind": "text", "x0": 2, "y0": 2, "x1": 40, "y1": 10,
@@ -58,6 +59,12 @@ def _rows():
          "is_rare": False, "residual_ok": None, "confidence": 0.95},
     ]
     return images, [_finding(f) for f in findings]
+
+
+def _write_images(images: list[ImageRow], path) -> None:
+    """``images`` as an images.parquet a sanitize run wrote (base and later columns)."""
+    columns = [*IMAGES_SCHEMA.names, *IMAGES_LATER_COLUMNS]
+    pq.write_table(pa.Table.from_pylist([image_to_row(i, columns) for i in images]), path)
 
 
 def _finding(row: dict) -> Finding:
@@ -83,7 +90,7 @@ def test_report_parses_lists_every_image_and_masks_text() -> None:
     p = _Collector()
     p.feed(html)
     p.close()
-    assert sorted(p.rows) == sorted(i["relpath"] for i in images)
+    assert sorted(p.rows) == sorted(i.relpath for i in images)
     assert p.imgs == 2
     for s in PHI + ["PORTABLE"]:
         assert s not in html
@@ -98,7 +105,7 @@ def test_build_report_writes_0600(tmp_path) -> None:
     images, findings = _rows()
     with pytest.raises(UsageError):
         build_report(tmp_path)
-    pq.write_table(pa.Table.from_pylist(images), tmp_path / "images.parquet")
+    _write_images(images, tmp_path / "images.parquet")
     # a findings table from before the view column existed still builds a report
     pq.write_table(pa.Table.from_pylist([{k: v for k, v in finding_row(f).items() if k != "view"} for f in findings]),
                    tmp_path / "findings.parquet")
@@ -122,7 +129,7 @@ def test_thumbnail_scale() -> None:
 def test_thumbnail_cap_keeps_review_images_first() -> None:
     images, findings = _rows()
     thumb = make_thumbnail(np.zeros((20, 20), np.uint8))
-    html = render_report(images, findings, thumbs={i["image_id"]: (thumb, None) for i in images}, max_thumbnails=1)
+    html = render_report(images, findings, thumbs={i.image_id: (thumb, None) for i in images}, max_thumbnails=1)
     p = _Collector()
     p.feed(html)
     assert p.imgs == 1 and len(p.rows) == 3

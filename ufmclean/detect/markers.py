@@ -104,6 +104,15 @@ def _finding_id(image_id: str, frame: int, index: int) -> str:
     return hashlib.sha1(f"{image_id}:marker:{frame}:{index}".encode()).hexdigest()[:16]
 
 
+def _values(grey: np.ndarray, chroma: np.ndarray | None, cls: int) -> np.ndarray:
+    """The plane a part of class ``cls`` is scored on: chroma for colour parts (seeded only where it exists)."""
+    if cls != _COLOUR:
+        return grey
+    if chroma is None:
+        raise ValueError("colour parts need the chroma plane")
+    return chroma
+
+
 def _evaluate(
     mask: np.ndarray, outer: BBox, grey: np.ndarray, chroma: np.ndarray | None, cls: int, opts: MarkerOptions
 ) -> Part | None:
@@ -114,7 +123,7 @@ def _evaluate(
     """
     if cls == _FLAT:
         mask = cv2.dilate(mask, square_kernel(1))  # the flat seed is the plateau's 3x3 interior
-    values = (chroma if cls == _COLOUR else grey)[outer.slices]
+    values = _values(grey, chroma, cls)[outer.slices]
     inside = mask.astype(bool)
     ring = ring_mask(mask)
     edge_out = cv2.dilate(mask, square_kernel(1)).astype(bool) & ~inside
@@ -189,7 +198,7 @@ def _components(
     max_area = opts.max_area_fraction * h * w
     max_w, max_h = opts.max_side_fraction * w, opts.max_side_fraction * h
     contours, _ = cv2.findContours(seed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    values_all = chroma if cls == _COLOUR else grey
+    values_all = _values(grey, chroma, cls)
     parts = []
     for contour in contours:
         x, y, bw, bh = cv2.boundingRect(contour)

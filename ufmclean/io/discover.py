@@ -13,7 +13,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ufmclean.errors import LoadError, NotAnImageError, UsageError
 from ufmclean.records import ImageFormat, ImageRecord
@@ -93,8 +93,24 @@ def _header_fields(path: str, fmt: str) -> dict[str, Any]:
     return {"modality": None, "rows": info["rows"], "cols": info["cols"], "frames": info["frames"]}
 
 
+class _Where(TypedDict):
+    """The fields of an :class:`ImageRecord` known before the file is read."""
+
+    image_id: str
+    relpath: str
+    path: str
+
+
+class _Unread(_Where):
+    """:class:`_Where` plus the content fields of an entry that is not read (error or skipped)."""
+
+    sha256: str
+    size_bytes: int
+    format: ImageFormat
+
+
 def _record_for_file(path: str, relpath: str) -> ImageRecord:
-    base = dict(image_id=image_id_for(relpath), relpath=relpath, path=path)
+    base = _Where(image_id=image_id_for(relpath), relpath=relpath, path=path)
     try:
         sha, head, size = _hash_and_head(path)
     except PermissionError:
@@ -159,7 +175,7 @@ def _walk(root: Path) -> list[ImageRecord]:
                                        size_bytes=0, format="unknown", status="error",
                                        error="file name is not valid UTF-8; rename it (bytes shown escaped)"))
                 continue
-            row = dict(
+            row = _Unread(
                 image_id=image_id_for(rel), relpath=rel, path=entry.path, sha256="", size_bytes=0, format="unknown"
             )
             try:

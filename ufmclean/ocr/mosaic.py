@@ -91,7 +91,7 @@ def pack_mosaic(
         if (ch, cw) != patch.shape:
             interp = cv2.INTER_CUBIC if p.crop.scale > 1 else cv2.INTER_AREA
             patch = cv2.resize(patch, (cw, ch), interpolation=interp)
-        canvas[p.y : p.y + ch, p.x : p.x + cw] = cv2.normalize(patch, None, 0, 255, cv2.NORM_MINMAX)
+        canvas[p.y : p.y + ch, p.x : p.x + cw] = cv2.normalize(patch, np.empty_like(patch), 0, 255, cv2.NORM_MINMAX)
     return canvas, [p for p in placements if p is not None]
 
 

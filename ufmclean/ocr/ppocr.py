@@ -177,7 +177,7 @@ def boxes_from_probability(
     import cv2
 
     s = settings
-    bitmap = (prob > s.thresh).astype(np.uint8)
+    bitmap: np.ndarray = (prob > s.thresh).astype(np.uint8)
     bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     height, width = shape

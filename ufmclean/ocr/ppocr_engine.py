@@ -116,6 +116,7 @@ class PpOcrEngine:
             boxes = self._margined(self.detector.detect(grey, scale=full), h, w)
         else:
             # Faint lines of several glyphs only: lone faint components are mostly tissue texture.
+            assert lines is not None  # faint is only looked for where lines were found
             extra = [ln for ln in faint if ln.width >= 3 * ln.height and ln.height * coarse < self.fine_below
                      and not is_found(ln, lines)]
             boxes = self._margined(self._two_scale(grey, lines + extra, coarse), h, w)

@@ -17,7 +17,7 @@ from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.io.discover import discover
 from ufmclean.io.load import DEFAULT_MAX_PIXELS, load_image
-from ufmclean.records import ImageRecord
+from ufmclean.records import ImageRecord, ImageRow
 from ufmclean.run_dir import RunDir, check_run_dirs, open_run, refuse_inputs_inside
 
 __all__ = ["discover_inputs", "package_versions", "run_discover"]
@@ -70,12 +70,11 @@ def run_discover(
 def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str] | None, max_pixels: int,
                      progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     from ufmclean.run_paths import write_images
-    from ufmclean.tables import image_row
 
     t0 = time.perf_counter()
     records = discover_inputs(src, rd.root, labels_csv=labels_csv)
     t_discover = time.perf_counter() - t0
-    rows, error_kinds = [], Counter[str]()
+    rows, error_kinds = list[ImageRow](), Counter[str]()
     for i, rec in enumerate(records):
         if rec.status == "ok":
             try:
@@ -87,11 +86,11 @@ def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str
                 error_kinds[type(exc).__name__] += 1
         elif rec.status == "error":
             error_kinds["DiscoveryError"] += 1
-        rows.append(image_row(rec))
+        rows.append(ImageRow.of(rec))
         if progress is not None:
             progress(i + 1, len(records))
     path_counts = write_images(rd, rows)  # relpaths masked; the originals in the 0600 mapping
-    status = Counter(r["status"] for r in rows)
+    status = Counter(r.status for r in rows)
     summary = {
         **path_counts,
         "stage": "discover",
@@ -99,8 +98,8 @@ def _discover_locked(src: Path, rd: RunDir, *, labels_csv: str | os.PathLike[str
         "n_ok": status.get("ok", 0),
         "n_error": status.get("error", 0),
         "n_skipped": status.get("skipped", 0),
-        "formats": dict(Counter(r["format"] for r in rows if r["status"] == "ok")),
-        "labels": dict(Counter(r["label"] for r in rows if r["status"] == "ok" and r["label"] is not None)),
+        "formats": dict(Counter(r.format for r in rows if r.status == "ok")),
+        "labels": dict(Counter(r.label for r in rows if r.status == "ok" and r.label is not None)),
         "error_kinds": dict(error_kinds),
         "timings_s": {"discover": round(t_discover, 3), "total": round(time.perf_counter() - t0, 3)},
         "settings": {"max_pixels": max_pixels, "labels_csv": labels_csv is not None},

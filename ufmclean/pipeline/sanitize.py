@@ -16,12 +16,11 @@ pixels, header de-identified and raster metadata dropped unless told otherwise),
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -33,19 +32,17 @@ from ufmclean.policy import Policy, decide, summarize_decisions
 from ufmclean.ocr.base import OcrEngine
 from ufmclean.pipeline.sanitize_parts import SanitizeBatchResult, batch_key, findings_digest, parse_part, part_rows
 from ufmclean.pipeline.workers import map_batches
-from ufmclean.records import CleanResult, Decision, Finding, ImageRecord
+from ufmclean.records import CleanResult, Decision, Finding, ImageRecord, ImageRow
 from ufmclean.redact.writeback import sanitize_image
 from ufmclean.run_dir import RunDir, RunLike, open_run, read_part_rows, usable_sanitize_part
 from ufmclean.run_manifest import prune_outputs, record_outputs
 from ufmclean.run_paths import plan_clean_paths, read_images, write_images
-from ufmclean.tables import read_findings_table, read_rows, row_to_finding, write_findings_table, write_rows
+from ufmclean.tables import (SANITIZE_IMAGE_COLUMNS, read_findings_table, read_rows, row_to_finding,
+                             write_findings_table, write_rows)
 
 log = logging.getLogger(__name__)
 
 PHI_MODE = 0o600
-#: Columns this stage adds to ``images.parquet`` (readers of the base schema ignore them).
-#: ``header``: ``deidentified`` | ``kept-identifying`` | ``kept`` for DICOM in clean/, else null.
-SANITIZE_IMAGE_COLUMNS = ("clean_status", "clean_note", "header")
 HeaderMode = Literal["deidentify", "keep"]
 HEADER_MODES: tuple[str, ...] = get_args(HeaderMode)
 
@@ -97,22 +94,29 @@ def _images_schema() -> Any:
     return pa.schema([*IMAGES_SCHEMA, *extra])
 
 
-def _record_from_row(row: dict[str, Any], input_dir: Path) -> ImageRecord:
-    """ImageRecord for an ``images.parquet`` row, pointing into ``input_dir``."""
+def _record_from_row(row: ImageRow, input_dir: Path) -> ImageRecord:
+    """ImageRecord for an ``images.parquet`` row (real relpath), pointing into ``input_dir``."""
     from ufmclean.io.atomic import safe_join
 
-    fields = {f.name: row[f.name] for f in dataclasses.fields(ImageRecord) if f.name in row}
-    path = safe_join(input_dir, row["relpath"], check_symlinks=False)  # inputs may be accepted symlinks
-    fields["path"] = str(path)
-    fields["size_bytes"] = path.stat().st_size if path.is_file() else 0
-    return ImageRecord(**fields)
+    path = safe_join(input_dir, row.relpath, check_symlinks=False)  # inputs may be accepted symlinks
+    return ImageRecord(image_id=row.image_id, relpath=row.relpath, path=str(path), sha256=row.sha256,
+                       size_bytes=path.stat().st_size if path.is_file() else 0, format=row.format, label=row.label,
+                       status=row.status, error=row.error, modality=row.modality, rows=row.rows, cols=row.cols,
+                       frames=row.frames)
 
 
-def _key_for(run: RunDir, ids: Sequence[str], images: dict[str, dict[str, Any]], policy: Policy,
+def _clean_relpath(row: ImageRow) -> str:
+    """Where ``row``'s sanitised copy goes (rows of :func:`ufmclean.run_paths.read_images` always say)."""
+    if row.clean_relpath is None:
+        raise ValueError(f"image {row.image_id} was not read through run_paths.read_images (no clean_relpath)")
+    return row.clean_relpath
+
+
+def _key_for(run: RunDir, ids: Sequence[str], images: Mapping[str, ImageRow], policy: Policy,
              options: SanitizeOptions, findings: Sequence[dict[str, Any]] | None = None) -> str:
     if findings is None:
         findings = read_rows(run.findings_table, image_ids=sorted(ids))
-    return batch_key([(images[i]["relpath"], images[i]["sha256"]) for i in ids], policy.to_dict(), asdict(options),
+    return batch_key([(images[i].relpath, images[i].sha256) for i in ids], policy.to_dict(), asdict(options),
                      findings_digest(findings))
 
 
@@ -139,13 +143,13 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
     """
     run, inp = RunDir.of(run_dir), Path(input_dir)
     wanted = set(image_ids)
-    images = {r["image_id"]: r for r in read_images(run, image_ids=sorted(wanted))}
+    images = {r.image_id: r for r in read_images(run, image_ids=sorted(wanted))}
     missing = wanted - set(images)
     if missing:
         raise UsageError(f"{len(missing)} image id(s) are not in {run.images_table}; run the scan first")
     finding_rows = read_rows(run.findings_table, image_ids=sorted(wanted))
     key = _key_for(run, sorted(wanted), images, policy, options, finding_rows)
-    reused = usable_sanitize_part(run, key, relpaths={i: images[i]["relpath"] for i in wanted}, member_ids=wanted)
+    reused = usable_sanitize_part(run, key, relpaths={i: images[i].relpath for i in wanted}, member_ids=wanted)
     if reused is not None:
         results, _ = parse_part(reused)
         return _batch_summary(key, Counter(r.clean_status for r in results), len(results), cached=True)
@@ -159,24 +163,24 @@ def sanitize_batch(image_ids: Sequence[str], *, input_dir: str | Path, run_dir: 
 
         engine = get_engine(options.device, strategy="full", engine=options.engine or DEFAULT_ENGINE)  # small crops
     deid = None
-    if options.header == "deidentify" and any(images[i]["format"] == "dicom" for i in wanted):
+    if options.header == "deidentify" and any(images[i].format == "dicom" for i in wanted):
         from ufmclean.io.deid import HeaderDeidentifier, run_secret
 
         deid = HeaderDeidentifier(run_secret(run.pseudonym_key))  # one secret per run: same pseudonyms everywhere
     done: list[tuple[CleanResult, list[Finding]]] = []
-    for iid in sorted(wanted, key=lambda i: images[i]["relpath"]):
+    for iid in sorted(wanted, key=lambda i: images[i].relpath):
         record = _record_from_row(images[iid], inp)
         decided = decide(by_image.get(iid, []), policy)
         done.append(sanitize_image(record, decided, clean_root=run.clean, policy=policy, engine=engine,
                                    thumbs_dir=run.thumbs if options.thumbnails else None,
                                    thumb_size=options.thumb_size, max_pixels=options.max_pixels, deid=deid,
                                    keep_metadata=options.keep_metadata,
-                                   clean_relpath=images[iid]["clean_relpath"]))
+                                   clean_relpath=_clean_relpath(images[iid])))
     write_rows(part, part_rows(done), mode=PHI_MODE)
     return _batch_summary(key, Counter(result.clean_status for result, _ in done), len(wanted), cached=False)
 
 
-def _record_batch_outputs(run: RunDir, part: Path, rows: Sequence[dict[str, Any]], *, thumbnails: bool) -> None:
+def _record_batch_outputs(run: RunDir, part: Path, rows: Sequence[ImageRow], *, thumbnails: bool) -> None:
     """Journal what the batch may write (its part, clean copies, thumbnails) before writing any of it."""
     from ufmclean.io.atomic import safe_join
     from ufmclean.report.thumbs import thumbnail_names
@@ -184,9 +188,9 @@ def _record_batch_outputs(run: RunDir, part: Path, rows: Sequence[dict[str, Any]
     paths = [part]
     for r in rows:
         with contextlib.suppress(UsageError):  # a relpath that escapes is refused per image later
-            paths.append(safe_join(run.clean, r["clean_relpath"], check_symlinks=False))
+            paths.append(safe_join(run.clean, _clean_relpath(r), check_symlinks=False))
         if thumbnails:
-            paths += [run.thumbs / name for name in thumbnail_names(r["image_id"])]
+            paths += [run.thumbs / name for name in thumbnail_names(r.image_id)]
     record_outputs(run, paths)
 
 
@@ -197,16 +201,15 @@ def _batch_summary(key: str, counts: Counter[str], n: int, *, cached: bool) -> S
 
 def make_id_batches(run_dir: RunLike, *, batch_size: int) -> list[list[str]]:
     """Image ids with status ``ok`` in ``RUN/images.parquet``, in relpath order, chunked."""
-    rows = sorted((r for r in read_images(RunDir.of(run_dir)) if r["status"] == "ok"),
-                  key=lambda r: r["relpath"])
-    ids = [r["image_id"] for r in rows]
+    rows = sorted((r for r in read_images(RunDir.of(run_dir)) if r.status == "ok"), key=lambda r: r.relpath)
+    ids = [r.image_id for r in rows]
     return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
 
 # ---------------------------------------------------------------------------------------- finalize
 def _merge(run: RunDir, policy: Policy, options: SanitizeOptions) -> tuple[dict[str, CleanResult], dict[str, Decision]]:
     """Per-image results and per-finding decisions of the current batches' parts."""
-    images = {r["image_id"]: r for r in read_images(run)}
+    images = {r.image_id: r for r in read_images(run)}
     findings_by_image: dict[str, list[dict[str, Any]]] = {}
     for r in read_rows(run.findings_table):  # once, not once per batch
         findings_by_image.setdefault(r["image_id"], []).append(r)
@@ -224,9 +227,9 @@ def _merge(run: RunDir, policy: Policy, options: SanitizeOptions) -> tuple[dict[
     return results, decisions
 
 
-def _unsanitized(row: dict[str, Any]) -> CleanResult:
+def _unsanitized(row: ImageRow) -> CleanResult:
     """The result of an image no batch processed: skipped by the scan, else an error (with the scan's note)."""
-    return CleanResult(row["image_id"], "skipped" if row["status"] == "skipped" else "error", row["error"] or "")
+    return CleanResult(row.image_id, "skipped" if row.status == "skipped" else "error", row.error or "")
 
 
 def finalize_sanitize(run_dir: RunLike, *, policy: Policy, options: SanitizeOptions) -> dict[str, Any]:
@@ -237,11 +240,11 @@ def finalize_sanitize(run_dir: RunLike, *, policy: Policy, options: SanitizeOpti
     """
     run = RunDir.of(run_dir)
     results, decided = _merge(run, policy, options)
-    images = read_images(run)
-    for row in images:
-        result = results.get(row["image_id"]) or _unsanitized(row)
-        row.update(clean_status=result.clean_status, clean_note=result.clean_note, n_redacted=result.n_redacted,
-                   header=result.header)
+    images = []
+    for row in read_images(run):
+        result = results.get(row.image_id) or _unsanitized(row)
+        images.append(row.with_(clean_status=result.clean_status, clean_note=result.clean_note,
+                                n_redacted=result.n_redacted, header=result.header))
     findings = []
     for f in read_findings_table(run.findings_table):
         decision = decided.get(f.finding_id)
@@ -250,10 +253,10 @@ def finalize_sanitize(run_dir: RunLike, *, policy: Policy, options: SanitizeOpti
     path_counts = write_images(run, images, schema=_images_schema())  # relpaths masked (see run_paths)
     write_findings_table(run.findings_table, findings, mode=PHI_MODE)
     # Stale copies (older inputs, now held or flagged) this tool wrote; a user's own files stay.
-    keep = [run.clean_file(r["clean_relpath"]) for r in images if r["clean_status"] in ("written", "copied")]
+    keep = [run.clean_file(_clean_relpath(r)) for r in images if r.clean_status in ("written", "copied")]
     pruned = prune_outputs(run, under=run.clean, keep=keep)
     decisions = summarize_decisions(findings)
-    by_status = dict(Counter(r["clean_status"] for r in images))
+    by_status = dict(Counter(r.clean_status for r in images))
     out = {
         "n_images": len(images),
         "by_clean_status": by_status,
@@ -261,11 +264,11 @@ def finalize_sanitize(run_dir: RunLike, *, policy: Policy, options: SanitizeOpti
         "n_residual_failures": sum(f.residual_ok is False for f in findings),
         "n_stale_removed": pruned,
         **path_counts,
-        "n_renamed_paths": sum(r["clean_relpath"] != r["relpath"] for r in images
-                               if r["clean_status"] in ("written", "copied")),
+        "n_renamed_paths": sum(r.clean_relpath != r.relpath for r in images
+                               if r.clean_status in ("written", "copied")),
         "header": options.header,
         # clean/ DICOM whose kept header still names someone (``--fail-on header`` counts these)
-        "n_header_identifying": sum(r["header"] == "kept-identifying" for r in images),
+        "n_header_identifying": sum(r.header == "kept-identifying" for r in images),
     }
     summary_path = run.summary
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}

@@ -53,7 +53,7 @@ def batch_key(members: Sequence[tuple[str, str]], policy_settings: dict[str, Any
 def findings_digest(rows: Sequence[dict[str, Any]]) -> str:
     """Digest of the scan findings of a batch (rows of findings.parquet): a rescan with other settings,
     or rarity that changed because other images changed, gives a new sanitize key."""
-    items = sorted(json.dumps([r.get(k) for k in _FINDING_KEY_FIELDS], default=str) for r in rows)
+    items = sorted(json.dumps([r[k] for k in _FINDING_KEY_FIELDS], default=str) for r in rows)
     return hashlib.sha256("\n".join(items).encode()).hexdigest()
 
 
@@ -73,11 +73,8 @@ def parse_part(rows: Iterable[dict[str, Any]]) -> tuple[list[CleanResult], list[
     results: list[CleanResult] = []
     decisions: list[Decision] = []
     for r in rows:
-        if r["row"] == "image":
-            fields = {k: r[k] for k in _RESULT_FIELDS if k in r}
-            results.append(CleanResult(**{**fields, "clean_note": fields.get("clean_note") or "",
-                                          "n_redacted": int(fields.get("n_redacted") or 0),
-                                          "n_escalated": int(fields.get("n_escalated") or 0)}))
+        if r["row"] == "image":  # part_rows writes every CleanResult field of an image row (never null)
+            results.append(CleanResult(**{k: r[k] for k in _RESULT_FIELDS}))
         else:
             decisions.append(Decision(r["finding_id"], r["image_id"], r["action"], tuple(r["reasons"] or ()),
                                       r["residual_ok"]))

@@ -12,7 +12,7 @@ from typing import Any
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.pipeline.discover import package_versions
 from ufmclean.pipeline.scan_parts import read_parts
-from ufmclean.records import Finding, ImageRecord
+from ufmclean.records import Finding, ImageRecord, ImageRow
 from ufmclean.run_dir import RunDir
 
 __all__ = ["flag_findings", "write_scan_outputs"]
@@ -59,7 +59,7 @@ def write_scan_outputs(
     """
     from ufmclean.rarity import apply_rarity
     from ufmclean.run_paths import write_images
-    from ufmclean.tables import image_row, write_findings_table
+    from ufmclean.tables import write_findings_table
 
     from ufmclean.errors import UsageError
 
@@ -79,8 +79,8 @@ def write_scan_outputs(
     findings = flag_findings(keyed)
     findings.sort(key=lambda f: (f.relpath, f.frame, f.kind, f.bbox.y0, f.bbox.x0, f.finding_id))
     per_image = Counter(f.image_id for f in findings)
-    rows = [image_row(r, uniqueness=uniqueness.get(r.image_id, 0.0) if r.status == "ok" else None,
-                      n_findings=per_image.get(r.image_id, 0)) for r in updated]
+    rows = [ImageRow.of(r, uniqueness=uniqueness.get(r.image_id, 0.0) if r.status == "ok" else None,
+                        n_findings=per_image.get(r.image_id, 0)) for r in updated]
     path_counts = write_images(rd, rows)  # relpaths masked; the originals in the 0600 mapping
     write_findings_table(rd.findings_table, findings)
     summary = _summary(updated, findings, options=options,

@@ -17,7 +17,7 @@ from typing import Any
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.path_phi import mask_relpath
 from ufmclean.phi import phi_type_parts
-from ufmclean.records import Finding
+from ufmclean.records import Finding, ImageRow
 from ufmclean.report.thumbs import Thumbnail, load_thumbnails
 
 REPORT_MODE = 0o600
@@ -56,14 +56,14 @@ def _histogram(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     ]
 
 
-def is_error(img: Mapping[str, Any]) -> bool:
+def is_error(img: ImageRow) -> bool:
     """True when the image failed in the scan or in sanitize (no clean copy was written for it)."""
-    return img.get("status") == "error" or img.get("clean_status") == "error"
+    return img.status == "error" or img.clean_status == "error"
 
 
-def _review_level(img: Mapping[str, Any], fs: Sequence[Finding]) -> int:
+def _review_level(img: ImageRow, fs: Sequence[Finding]) -> int:
     """3 held back, 2 residual failure or error (of the scan or of sanitize), 1 rare/removed items, 0 nothing."""
-    if img.get("clean_status") == "held":
+    if img.clean_status == "held":
         return 3
     if is_error(img) or any(f.residual_ok is False for f in fs):
         return 2
@@ -73,7 +73,7 @@ def _review_level(img: Mapping[str, Any], fs: Sequence[Finding]) -> int:
 
 
 def render_report(
-    images: Sequence[Mapping[str, Any]],
+    images: Sequence[ImageRow],
     findings: Sequence[Finding],
     *,
     thumbs: Mapping[str, tuple[Thumbnail | None, Thumbnail | None]] | None = None,
@@ -85,8 +85,9 @@ def render_report(
 
     Parameters
     ----------
-    images : sequence of mappings
-        Rows of ``images.parquet``; columns the scan did not write are treated as empty.
+    images : sequence of ImageRow
+        Rows of ``images.parquet`` (:func:`ufmclean.tables.read_images_table`); the sanitize columns
+        are ``None`` on a run that was only scanned.
     findings : sequence of Finding
         ``findings.parquet`` (:func:`ufmclean.tables.read_findings_table`).
     thumbs : mapping, optional
@@ -114,8 +115,8 @@ def render_report(
     for img in images:
         # Relpaths are shown masked ([name]/[id]_chest.png): the run tables already are, rows given
         # directly may not be (masking a masked relpath changes nothing).
-        img = {**img, "relpath": mask_relpath(str(img.get("relpath") or ""))}
-        iid = str(img["image_id"])
+        img = img.with_(relpath=mask_relpath(img.relpath))
+        iid = img.image_id
         fs = sorted(by_image.get(iid, []), key=lambda f: (f.frame, f.finding_id))
         before, after = thumbs.get(iid, (None, None))
         shown_frame = before.frame if before else 0
@@ -143,20 +144,20 @@ def render_report(
             "before": before.data_uri() if before else None, "after": after.data_uri() if after else None,
             "tw": before.width if before else 0, "th": before.height if before else 0, "frame": shown_frame,
         })
-    cards.sort(key=lambda c: (-c["review"], str(c["image"].get("relpath"))))
+    cards.sort(key=lambda c: (-c["review"], c["image"].relpath))
     for c in cards[max_thumbnails:]:
         c.update(before=None, after=None, boxes=[])
     counts = {
         "images": len(images),
-        "by_status": dict(Counter(str(i.get("status") or "ok") for i in images)),
-        "by_clean_status": dict(Counter(str(i.get("clean_status") or "-") for i in images)),
+        "by_status": dict(Counter(i.status for i in images)),
+        "by_clean_status": dict(Counter(i.clean_status or "-" for i in images)),  # "-": not sanitized
         "by_kind": dict(Counter(f.kind for f in findings)),
         "by_action": dict(Counter(f.action for f in findings)),
         "by_reason": dict(Counter(r for f in findings for r in f.reasons)),
         "needs_review": sum(c["review"] >= 2 for c in cards),
-        "phi_paths": sum(bool(i.get("path_phi")) for i in images),
+        "phi_paths": sum(bool(i.path_phi) for i in images),
         # clean/ DICOM written with --header keep whose header still identifies someone
-        "header_identifying": sum(str(i.get("header") or "") == "kept-identifying" for i in images),
+        "header_identifying": sum(i.header == "kept-identifying" for i in images),
     }
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("ufmclean.report", "templates"),
@@ -176,18 +177,18 @@ def build_report(run_dir: str | Path, *, show_text: bool = False) -> Path:
     """
     from ufmclean.errors import UsageError
     from ufmclean.run_dir import RunDir
-    from ufmclean.tables import read_findings_table, read_rows
+    from ufmclean.tables import read_findings_table, read_images_table
 
     run = RunDir.of(run_dir)
     if not run.images_table.is_file():
         raise UsageError(f"{run.root} has no images.parquet; run `ufmclean scan` or `ufmclean sanitize` first")
     try:
-        images = read_rows(run.images_table)
+        images = read_images_table(run.images_table)
         findings = read_findings_table(run.findings_table)
         summary = json.loads(run.summary.read_text()) if run.summary.is_file() else {}
     except Exception as exc:  # noqa: BLE001 - a damaged table: say so in one line, no traceback
         raise UsageError(f"the run tables in {run.root} are damaged ({type(exc).__name__}); "
                          "run `ufmclean scan` or `ufmclean sanitize` again to rewrite them") from None
-    thumbs = {str(i["image_id"]): load_thumbnails(run.thumbs, str(i["image_id"])) for i in images}
+    thumbs = {i.image_id: load_thumbnails(run.thumbs, i.image_id) for i in images}
     html = render_report(images, findings, thumbs=thumbs, summary=summary, show_text=show_text)
     return atomic_write_bytes(run.report, html.encode("utf-8"), mode=REPORT_MODE)

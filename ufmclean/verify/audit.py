@@ -86,9 +86,13 @@ def _b64png(img: np.ndarray) -> str:
 
 
 def _unpng(s: str) -> np.ndarray:
+    """The grey image of a base64 PNG; ``ValueError`` when it does not decode."""
     import cv2
 
-    return cv2.imdecode(np.frombuffer(base64.b64decode(s), np.uint8), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(s), np.uint8), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise ValueError("not a PNG")
+    return np.asarray(img)
 
 
 def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], seed: int, label: str | None = None,
@@ -168,7 +172,8 @@ def read_audit(doc: dict) -> list[AuditCanary]:
         out = []
         for r in audit["canaries"]:
             ins = bool(r["inserted"])
-            spec = CanarySpec(_unpng(r["patch_png"]), _unpng(r["mask_png"]) >= 128, tuple(float(v) for v in r["box_frac"]),
+            x0, y0, x1, y1 = (float(v) for v in r["box_frac"])  # ValueError unless four numbers
+            spec = CanarySpec(_unpng(r["patch_png"]), _unpng(r["mask_png"]) >= 128, (x0, y0, x1, y1),
                               (str(r["relpath"]),) if ins else (), str(r["class"]), int(ins))
             out.append(AuditCanary(str(r["id"]), ins, str(r["relpath"]) if ins else None, spec))
         return out

@@ -17,6 +17,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ufmclean.errors import UsageError
 from ufmclean.io.atomic import atomic_write_bytes
 from ufmclean.records import BBox
 from ufmclean.verify.data import TRAIN, Item, list_items, read_gray, split_items
+
+if TYPE_CHECKING:
+    from ufmclean.verify.audit import AuditCanary
 
 CANARY_FILE = "canary.json"
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -195,7 +199,8 @@ def make_canary(
     if frac[2] > 1 or frac[3] > 1:
         raise UsageError("the canary does not fit in the image at that place; shorten --text or move it")
     spec = CanarySpec(patch, mask, frac, (), chosen[0].label, k)
-    planned, texts = [], []
+    planned: list[AuditCanary] = []
+    texts: list[str] = []
     if audit:
         from ufmclean.verify.audit import plan_audit
 
@@ -209,7 +214,8 @@ def make_canary(
         if p.is_file():
             _link_or_copy(p, dst / p.relative_to(src))
             n += 1
-    stamps = [(it.relpath, spec, True) for it in chosen] + [(c.relpath, c.spec, False) for c in planned if c.inserted]
+    stamps = [(it.relpath, spec, True) for it in chosen] + [(c.relpath, c.spec, False) for c in planned
+                                                                     if c.inserted and c.relpath is not None]
     for relpath, sp, named in stamps:
         img = cv2.imread(str(src / relpath), cv2.IMREAD_UNCHANGED)
         if img is None:
@@ -220,7 +226,7 @@ def make_canary(
         _write_image_atomic(target, new)
         if named:
             files.append({"relpath": relpath, "x0": box.x0, "y0": box.y0, "x1": box.x1, "y1": box.y1})
-    doc = {
+    doc: dict[str, Any] = {
         "version": 1,
         "text": text,
         "k": k,
@@ -262,9 +268,11 @@ def read_canary(dataset_dir: str | Path) -> CanarySpec | None:
         return None
     try:
         doc = json.loads(p.read_text())
-        dec = [cv2.imdecode(np.frombuffer(base64.b64decode(doc[key]), np.uint8), cv2.IMREAD_GRAYSCALE)
-               for key in ("patch_png", "mask_png")]
-        return CanarySpec(dec[0], dec[1] >= 128, tuple(doc["box_frac"]), tuple(f["relpath"] for f in doc["files"]),
+        patch, mask = (cv2.imdecode(np.frombuffer(base64.b64decode(doc[key]), np.uint8), cv2.IMREAD_GRAYSCALE)
+                       for key in ("patch_png", "mask_png"))
+        if patch is None or mask is None:  # not a PNG: malformed like any other field
+            raise ValueError("not a PNG")
+        return CanarySpec(np.asarray(patch), np.asarray(mask) >= 128, tuple(doc["box_frac"]), tuple(f["relpath"] for f in doc["files"]),
                           str(doc["class"]), int(doc["k"]))
     except (KeyError, ValueError, TypeError) as exc:
         raise UsageError(f"{CANARY_FILE} is malformed ({type(exc).__name__}); re-create it with `ufmclean canary`") from None

@@ -12,7 +12,9 @@ numbers and keep the ordinary mode.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,13 @@ def _masked(o: object) -> object:
     return o
 
 
+def _masked_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_masked` of a document (a dict stays a dict)."""
+    masked = _masked(doc)
+    assert isinstance(masked, dict)  # _masked maps a dict to a dict
+    return masked
+
+
 def jsonable(o: object) -> object:
     """``o`` with every non-finite float (NaN, inf) replaced by ``None``, recursively (dicts, lists, tuples)."""
     if isinstance(o, dict):
@@ -51,6 +60,13 @@ def jsonable(o: object) -> object:
     if isinstance(o, (float, np.floating)):
         return float(o) if np.isfinite(o) else None
     return o
+
+
+def jsonable_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """:func:`jsonable` of a document (a dict stays a dict)."""
+    out = jsonable(doc)
+    assert isinstance(out, dict)  # jsonable maps a dict to a dict
+    return out
 
 
 def write_json(doc: dict, dest: str | Path, *, mode: int = 0o644) -> Path:
@@ -196,7 +212,7 @@ def write_audit(doc: dict, out_dir: str | Path) -> Path:
     and numbers only (no pixels), so it keeps the ordinary mode."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return write_json(_masked(doc), out / "audit.json")  # type: ignore[arg-type]
+    return write_json(_masked_doc(doc), out / "audit.json")
 
 
 def write_html(doc: dict, dest: str | Path, *, images: list[str], mode: int = 0o644) -> Path:
@@ -211,7 +227,7 @@ def write_html(doc: dict, dest: str | Path, *, images: list[str], mode: int = 0o
     return dest
 
 
-def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: list[str] = ()) -> dict:
+def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: Sequence[str] = ()) -> dict[str, Any]:
     """Write ``verify.json``, plots and ``verify.html`` into ``out_dir``; returns their paths.
 
     With ``gradcam_pngs`` (images of original pixels) both documents say they hold PHI and are 0600.
@@ -220,19 +236,19 @@ def write_report(doc: dict, out_dir: str | Path, *, gradcam_pngs: list[str] = ()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     holds_phi = bool(gradcam_pngs)
-    doc = {**_masked(doc), "holds_phi": holds_phi, "phi_note": PHI_NOTE if holds_phi else ""}  # type: ignore[dict-item]
+    doc = {**_masked_doc(doc), "holds_phi": holds_phi, "phi_note": PHI_NOTE if holds_phi else ""}
     mode = PHI_MODE if holds_phi else 0o644
-    paths = {"json": str(write_json(doc, out / "verify.json", mode=mode))}
+    paths: dict[str, Any] = {"json": str(write_json(doc, out / "verify.json", mode=mode))}
     imgs = []
     for setting, fam in (("white", "A"), ("grey", "A"), ("black", "A"), ("white", "B")):
         p = plot_scores(doc, out / f"m_{setting}_{fam}.png", setting=setting, family=fam)
         if p is not None:
             imgs.append(p.name)
     imgs.append(plot_accuracy(doc, out / "accuracy.png").name)
-    p = plot_audit(jsonable(doc), out / "audit.png")  # type: ignore[arg-type]
+    p = plot_audit(jsonable_doc(doc), out / "audit.png")
     if p is not None:
         imgs.insert(0, p.name)
-    p = plot_epochs(jsonable(doc), out / "epochs.png")  # type: ignore[arg-type]
+    p = plot_epochs(jsonable_doc(doc), out / "epochs.png")
     if p is not None:
         imgs.insert(0, p.name)
     imgs += [str(Path(g).relative_to(out)) for g in gradcam_pngs]

@@ -175,7 +175,8 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
     rows: list[dict] = []
     artefacts: dict = {"probes": {}, "eval_images": ev.images, "eval_labels": ev.labels, "features": feats}
     curves: list[dict] = []
-    curve_x = curve_y = None
+    curve_x: np.ndarray | None = None
+    curve_y: np.ndarray | None = None
     if options.epoch_curve and controls is not None and (controls.named is not None or controls.audit):
         keep = per_class_subset(ev.labels, EPOCH_EVAL_PER_CLASS)
         curve_x, curve_y = ev.images[keep], ev.labels[keep]
@@ -184,7 +185,7 @@ def run_verify(original: str | Path, sanitized: str | Path, *, options: VerifyOp
         for phase, d in (("before", tr_before), ("after", tr_after)):
             say(f"seed {seed}: training the {phase} probe on {len(d.images)} images")
             on_epoch = None
-            if curve_x is not None and controls is not None:
+            if curve_x is not None and curve_y is not None and controls is not None:
                 curve, on_epoch = _epoch_tracker(phase, seed, controls, curve_x, curve_y,
                                                  at=curve_epochs(options.epochs, EPOCH_CURVE_POINTS))
                 curves.append(curve)
