@@ -113,7 +113,10 @@ class PpOcrEngine:
         faint = None if lines is None or coarse >= full else text_lines(grey, settings=self.fine_candidates)
         if faint is None:
             # One pass; a frame too busy for candidates (CT/MR overlays, screens) at full detail.
-            boxes = self._margined(self.detector.detect(grey, scale=full), h, w)
+            found = self.detector.detect(grey, scale=full)
+            if lines is not None and self.strategy == "fast":
+                found += self._faint_lines(grey, lines, self._margined(found, h, w))
+            boxes = self._margined(found, h, w)
         else:
             # Faint lines of several glyphs only: lone faint components are mostly tissue texture.
             assert lines is not None  # faint is only looked for where lines were found
@@ -128,6 +131,23 @@ class PpOcrEngine:
             return boxes, whole
         return boxes, whole + direct_candidates(grey, lines, boxes, settings=self.candidates,
                                                 max_height=self.direct_max_height, patches=patches)
+
+    def _faint_lines(self, grey: np.ndarray, lines: list[BBox], boxes: list[BBox]) -> list[BBox]:
+        """Detector boxes, from a contrast-stretched mosaic, of the multi-glyph candidate lines (at
+        the fainter ``fine_candidates`` contrast too) that the one full pass's ``boxes`` left uncovered.
+
+        White 11 px text on a 225 background, or grey text on grey, is below the detector's
+        contrast at the frame's own scale (3 such lines of 64 on 512² bench images) but plain once
+        its crop is stretched.
+        """
+        faint = text_lines(grey, settings=self.fine_candidates) or []
+        several = [ln for ln in lines + [f for f in faint if not is_found(f, lines)] if ln.width >= 3 * ln.height]
+        missed = uncovered(several, boxes)
+        if not missed:
+            return []
+        crops = plan_crops(grey, settings=self.candidates, lines=missed) or []
+        return detect_in_mosaic(grey, crops, lambda canvas: self.detector.detect(canvas, scale=1.0),
+                                settings=self.candidates)
 
     def _two_scale(self, grey: np.ndarray, lines: list[BBox], coarse: float) -> list[BBox]:
         """Detector boxes of ``grey`` from a coarse pass at ``coarse`` and a fine mosaic pass.

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 #: 2: the fast strategy detects cut boxes again in wider crops; merged names ("JANEDOE") are typed.
 #: 3: the OCR engine is a detection setting (PP-OCR by default).
 #: 4: PP-OCR detects frames over 512 px coarse-then-fine (two scales).
-DETECT_VERSION = 4
+#: 5: a one-pass frame's faint multi-glyph lines are detected again in a contrast-stretched mosaic.
+DETECT_VERSION = 5
 STRATEGIES = ("fast", "full")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
 _DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")
