@@ -29,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
+from types import CodeType
 
 _NOT_LETTER = re.compile(r"[^A-Z]")
 _LETTER_LINES = re.compile(r"[^A-Z\n]")  # fold_many keeps its line breaks
@@ -163,12 +164,23 @@ def _build_lexicon() -> NameLexicon:
 
 
 def _code_digest(*functions: Callable[..., object]) -> str:
-    """A digest of the functions' byte code and constants: a cached lexicon built by other code is not read."""
+    """A digest of the functions' byte code and constants: a cached lexicon built by other code is not read.
+
+    Nested code objects (a generator expression's) are digested the same way, not by ``repr``,
+    which holds their memory address and so would differ in every process.
+    """
     digest = hashlib.sha256()
-    for fn in functions:
-        code = getattr(fn, "__code__")  # noqa: B009 - a Callable's type does not promise __code__
+
+    def add(code: CodeType) -> None:
         digest.update(code.co_code)
-        digest.update(repr(code.co_consts).encode())
+        for const in code.co_consts:
+            if isinstance(const, CodeType):
+                add(const)
+            else:
+                digest.update(repr(const).encode())
+
+    for fn in functions:
+        add(getattr(fn, "__code__"))  # noqa: B009 - a Callable's type does not promise __code__
     return digest.hexdigest()
 
 

@@ -131,3 +131,13 @@ def test_name_lexicon_is_cached_and_survives_a_bad_cache(tmp_path, monkeypatch):
         assert names.name_lexicon() == built
     finally:
         names.name_lexicon.cache_clear()
+
+
+def test_name_lexicon_cache_key_is_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    code = "from ufmclean import names; print(names._lexicon_cache_path())"
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(keys) == 1 and "names-" in keys.pop()
