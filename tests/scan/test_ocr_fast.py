@@ -289,3 +289,20 @@ def test_components_8_match_opencv_default_labelling():
         n0, labels0, stats0, centroids0 = cv2.connectedComponentsWithStats(mask, connectivity=8)
         assert n == n0 and np.array_equal(labels, labels0) and np.array_equal(stats, stats0)
         assert np.allclose(centroids, centroids0)
+
+
+def test_component_labels_match_scipy():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from ufmclean.ocr.fast import component_labels
+
+    rng = np.random.default_rng(5)
+    for n, m in ((1, 0), (5, 0), (40, 30), (300, 200), (300, 900)):
+        rows, cols = rng.integers(0, n, m), rng.integers(0, n, m)
+        ours = component_labels(n, rows, cols)
+        graph = coo_matrix((np.ones(m, np.int8), (rows, cols)), shape=(n, n))
+        assert np.array_equal(ours, connected_components(graph, directed=False)[1])
+    # A long chain given in reverse order settles too.
+    chain = np.arange(199, 0, -1)
+    assert np.array_equal(component_labels(200, chain, chain - 1), np.zeros(200, int))
