@@ -31,7 +31,8 @@ def measure(inp: Path, run: Path, workers: int) -> dict:
     cli = Path(sys.executable).with_name("ufmclean")
     t0 = time.perf_counter()
     proc = subprocess.Popen([str(cli), "sanitize", str(inp), "--out", str(run), "--device", "cpu",
-                             "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})  # this checkout's code
     _, status, usage = os.wait4(proc.pid, 0)
     return {"rc": os.waitstatus_to_exitcode(status), "wall_s": round(time.perf_counter() - t0, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}

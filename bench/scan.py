@@ -242,8 +242,11 @@ def run_cli(root: Path, truth: dict, size: str, tally: Tally, *, engine: str, wo
     run = root / f"{tool}-{engine}"
     cmd = [str(REPO / ".venv" / "bin" / "ufmclean"), "scan", str(root / "png"), "--out", str(run),
            "--engine", engine, "--workers", str(1 if tool == "cli1" else workers), "--device", "cpu"]
-    # OpenCV's thread pool ignores OMP_NUM_THREADS: without its own variable "cli1" used 2 cores.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"} if tool == "cli1" else None
+    # This checkout's code, whatever the venv's editable install points at (another worktree once).
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if tool == "cli1":
+        # OpenCV's thread pool ignores OMP_NUM_THREADS: without its own variable "cli1" used 2 cores.
+        env.update(OMP_NUM_THREADS="1", OPENCV_FOR_THREADS_NUM="1")
     _, wall, cpu = timed_subprocess(cmd, env=env)
     rows = pq.read_table(run / "findings.parquet").to_pylist()
     n = len(truth)
