@@ -145,9 +145,7 @@ class PpOcrEngine:
         missed = uncovered(several, boxes)
         if not missed:
             return []
-        crops = plan_crops(grey, settings=self.candidates, lines=missed) or []
-        return detect_in_mosaic(grey, crops, lambda canvas: self.detector.detect(canvas, scale=1.0),
-                                settings=self.candidates)
+        return self._in_mosaic(grey, missed)
 
     def _two_scale(self, grey: np.ndarray, lines: list[BBox], coarse: float) -> list[BBox]:
         """Detector boxes of ``grey`` from a coarse pass at ``coarse`` and a fine mosaic pass.
@@ -165,11 +163,16 @@ class PpOcrEngine:
         small = [b for b in found if b.height * coarse < self.fine_below]
         kept = [b for b in found if b.height * coarse >= self.fine_below]
         missed = uncovered(lines, self._margined(found, h, w))
-        crops = plan_crops(grey, settings=self.candidates, lines=missed + small) or []
-        fine = detect_in_mosaic(grey, crops, lambda canvas: self.detector.detect(canvas, scale=1.0),
-                                settings=self.candidates)
+        fine = self._in_mosaic(grey, missed + small)
         kept += [b for b in small if not any(f.intersection(b) > 0 for f in fine)]
         return kept + fine
+
+    def _in_mosaic(self, grey: np.ndarray, lines: list[BBox]) -> list[BBox]:
+        """Detector boxes (frame coordinates) of ``lines`` of ``grey``, each cropped at its own scale
+        and contrast-stretched in one mosaic (:func:`~ufmclean.ocr.fast.detect_in_mosaic`)."""
+        crops = plan_crops(grey, settings=self.candidates, lines=lines) or []
+        return detect_in_mosaic(grey, crops, lambda canvas: self.detector.detect(canvas, scale=1.0),
+                                settings=self.candidates)
 
     def _margined(self, boxes: list[BBox], height: int, width: int) -> list[BBox]:
         """Detector boxes grown by a fifth of their height, duplicates dropped.
