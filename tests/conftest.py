@@ -31,6 +31,25 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SAMPLE_DATA = REPO_ROOT / "sample_data"
 
 
+@pytest.fixture(autouse=True)
+def _no_root_log_handler_on_a_closed_stream():
+    """Drop root-logger handlers left writing to a closed stream before each test.
+
+    Prefect's logging set-up (the flow tests) adds its console handler to the root logger, bound
+    to the stream pytest was capturing then; once that is closed, every later log record of any
+    test printed '--- Logging error ---' to stderr, and a test that checks stderr failed.
+    """
+    import logging
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        console = getattr(handler, "console", None)  # rich-based handlers (Prefect's) keep it there
+        stream = getattr(console, "file", None) or getattr(handler, "stream", None)
+        if getattr(stream, "closed", False):
+            root.removeHandler(handler)
+    yield
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``; tests using it skip cleanly when it is absent."""
