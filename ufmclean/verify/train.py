@@ -125,7 +125,11 @@ def train_probe(images: np.ndarray, labels: np.ndarray, *, n_classes: int, confi
         raise UsageError("early stopping (patience) needs validation images")
     device = resolve_device(config.device)
     with deterministic(seed):
-        model = build_model(config.model, n_classes=n_classes, width=config.width).to(device)
+        # Channels-last on CPU: the probe's max-pooling is memory-bound and ran 2.5x faster that way
+        # (512 images of 64², width 16: forward 453 -> 274 ms, a training step 71 -> 58 ms; same outputs
+        # to 1e-5). Scoring pastes every feature on every held-out image: most of verify's time.
+        layout = torch.channels_last if device == "cpu" else torch.contiguous_format
+        model = build_model(config.model, n_classes=n_classes, width=config.width).to(device, memory_format=layout)
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1).to(device)
         y = torch.from_numpy(labels.astype(np.int64)).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
