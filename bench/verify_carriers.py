@@ -58,6 +58,17 @@ text, answer pasted text with M spread twice as wide (sd 0.17-0.26 against 0.09-
 paired score M_before - M_after is no more powerful (1 of 10 at p < 0.05). Draw 7's
 after-detection (p = 0.028) is what a 5% test gives in 1 of 10 by chance. The verdict stays honest per
 draw: inconclusive where the audit did not see the canaries before, mitigated only where it did.
+
+The CLI's cost (the must-show's "3-seed verify on 1,000 images in < 10 min on 2 CPU cores": *not met*):
+a 1,000-image Kermany subset (376 train + 624 test by labels.csv), ``ufmclean canary --k 1 --audit 30``,
+``ufmclean sanitize`` (default policy, 141 s, 336 findings removed) and ``ufmclean verify --seeds 3``
+with the default recipe (cnn width 16, 64², 10 epochs, lr 1e-3): 1,194 s wall (user 1,457 s, system
+767 s; nice 19, load ~2, this run the only heavy one). Training is 31 s of it; the rest is scoring
+(not profiled further): per probe 50 removed findings + the canary in three settings (~6 passes each),
+60 audit canaries and 30 named-canary controls, each pasted on all 624 held-out images (~250,000 image
+passes per probe), plus the per-epoch curve and Grad-CAM. The high system time hints at thread
+contention. The verdict was inconclusive (before-probe 0.639 vs majority 0.625, binomial p = 0.24:
+this recipe does not fit 376 images in 10 epochs).
 """
 
 from __future__ import annotations
