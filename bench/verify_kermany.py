@@ -152,21 +152,26 @@ AFTER = {"restore": "the un-canaried subset (shared by all k)",
          "sanitize": "the canaried images as ufmclean sanitize cleans them (per k)"}
 
 
-def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) -> tuple[Path, list[float], list[float]]:
-    """The subset with its k canaried images as ``ufmclean sanitize`` (default policy) cleans them.
+def sanitized_after(base: Path, cdir: Path, specs, work: Path, *, device: str) -> tuple[Path, list[float], list[float]]:
+    """The subset with its canaried images as ``ufmclean sanitize`` (default policy) cleans them.
 
-    Only the canaried images are sanitised (rarity then counts among them; the canary is a PHI name
-    or a marker on each): the rest of the subset is the same for before and after, so the comparison
-    isolates what the sanitiser leaves of the canary. Returns the folder (hard links) and, per canaried
-    image, the fraction of the canary's stroke pixels the sanitiser changed (by more than 20 grey levels)
-    and the fraction left brighter than the un-canaried original by more than 40 (a light fill the
-    inpainting spread: changed strokes alone counted such white blobs as removed).
+    ``specs``: the canaries stamped in ``cdir`` (a :class:`CanarySpec` or several: the named canary's k
+    images and, for an audit, each inserted audit canary's one carrier). Only the canaried images are
+    sanitised (rarity then counts among them; the canary is a PHI name or a marker on each): the rest of
+    the subset is the same for before and after, so the comparison isolates what the sanitiser leaves of
+    the canaries. Returns the folder (hard links) and, per canaried image (in ``specs``' order), the
+    fraction of the canary's stroke pixels the sanitiser changed (by more than 20 grey levels) and the
+    fraction left brighter than the un-canaried original by more than 40 (a light fill the inpainting
+    spread: changed strokes alone counted such white blobs as removed).
     """
     from ufmclean.pipeline.sanitize import SanitizeOptions, run_sanitize
     from ufmclean.policy import load_policy
+    specs = [specs] if isinstance(specs, CanarySpec) else list(specs)
+    stamped_at = [(rel, sp) for sp in specs for rel in sp.relpaths]
+    rels = {rel for rel, _ in stamped_at}
     if work.exists():
         shutil.rmtree(work)
-    for rel in spec.relpaths:
+    for rel in rels:
         (work / "in" / rel).parent.mkdir(parents=True, exist_ok=True)
         os.link(cdir / rel, work / "in" / rel)
     run = work / "run"
@@ -176,12 +181,12 @@ def sanitized_after(base: Path, cdir: Path, spec, work: Path, *, device: str) ->
     for f in (f for f in base.rglob("*") if f.is_file()):
         rel = f.relative_to(base)
         (after / rel).parent.mkdir(parents=True, exist_ok=True)
-        if rel.as_posix() in spec.relpaths:
+        if rel.as_posix() in rels:
             # a held image (not cleaned) stays canaried: the sanitiser failed on it
             f = run / "clean" / rel if (run / "clean" / rel).is_file() else cdir / rel
         os.link(f, after / rel)
     removed, brighter = [], []
-    for rel in spec.relpaths:
+    for rel, spec in stamped_at:
         stamped = cv2.imread(str(cdir / rel), cv2.IMREAD_GRAYSCALE).astype(np.int16)
         cleaned = cv2.imread(str(after / rel), cv2.IMREAD_GRAYSCALE).astype(np.int16)
         box = spec.box_for(*stamped.shape)

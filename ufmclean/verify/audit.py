@@ -16,6 +16,14 @@ inserted or not, moved f_1 by +0.032 (sd 0.002 across canaries, saturated), and 
 effects; with text equally often on every class it predicts nothing, and only memorising a canary
 with its own carrier's class pays.
 
+Carriers are random training images by default. :func:`plan_audit`'s ``carrier_pool`` restricts them to
+given relpaths, e.g. the images a reference probe finds hardest (Feldman 2020: atypical images are the
+most memorised); bench/verify_carriers.py builds such a pool. It is not the default of ``ufmclean
+canary``: measured on Kermany (600 training images, N = 30, small CNN at 64², 30 epochs, the real
+sanitiser), hard carriers made the audit detect single copies before sanitising in 4 of 10 canary draws
+(1 of 10 after; 4 of 7 with 3 probe seeds), not reliably enough to justify training a reference probe at
+canary time.
+
 Stored in ``canary.json`` under ``"audit"``: ``{"version", "n", "seed", "canaries": [{"id", "text",
 "inserted", "relpath" (null when not inserted), "class", "box_frac", "patch_png", "mask_png"}]}``.
 The strings are synthetic, but they look like PHI: they stay in canary.json and never reach logs,
