@@ -7,12 +7,13 @@ Run it on a quiet machine: every figure is wall time. Each subprocess tool first
 image, untimed, so both start from a warm disk cache.
 
 Images: bench/scan_synth.py: synthetic sets (a real chest X-ray background when ../shared/data is
-present, each a random 90-100% crop with its own gamma, so no two images share pixels: the engine
-reuses reads of crops it has seen, which four repeated backgrounds would flatter, four burned-in lines of 8-72 px Hershey text per image: bright, low-contrast,
-dark-on-light) at each ``--sizes``, and ``--real N`` real full-resolution chest X-rays
+present, else smooth noise; four burned-in lines of 8-72 px Hershey text per image: bright,
+low-contrast, dark-on-light) at each ``--sizes``, and ``--real N`` real full-resolution chest X-rays
 (../shared/data/cxr_fullres_samples, 512-1776 px) with four lines each stamped in TrueType fonts
 (DejaVu Sans/Mono/Serif, regular and bold), 1-4% of the image height, in corners and at edges,
-white, black or dark on a light label. Recall: a ground-truth line counts as found when the union
+white, black or dark on a light label. Every real background is a random 90-100% crop with its own
+gamma (``scan_synth.jitter``): no two images share pixels, since the engine reuses reads of crops it
+has seen and the 4 repeated backgrounds would flatter it. Recall: a ground-truth line counts as found when the union
 of a tool's boxes covers >= 50% of it (:mod:`ufmclean.ocr.recall`, the same definition the tests use).
 
 Tools:

@@ -28,8 +28,7 @@ def background(size: int, seed: int) -> np.ndarray:
     """A (size, size) uint8 chest X-ray (real when ../shared/data is present, else smooth noise)."""
     import cv2
 
-    files = sorted((SHARED / "cxr_fullres_samples").glob("*/*")) if SHARED.is_dir() else []
-    files = [f for f in files if f.suffix.lower() in (".png", ".jpeg", ".jpg")]
+    files = real_backgrounds()
     if files:
         img = jitter(cv2.imread(str(files[seed % len(files)]), cv2.IMREAD_GRAYSCALE), seed)
         return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)

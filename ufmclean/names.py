@@ -26,9 +26,9 @@ import pkgutil
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from types import CodeType
 
 _NOT_LETTER = re.compile(r"[^A-Z]")

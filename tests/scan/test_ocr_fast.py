@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 
 from ufmclean.ocr.base import TextRegion, check_image
+from ufmclean.ocr.direct import fragment_letters, label_patches
 from ufmclean.ocr.fake import FakeOcrEngine
 from ufmclean.ocr.fast import (
     CandidateSettings,
     drop_duplicates,
-    fragment_letters,
     ink_masks,
-    label_patches,
     plan_crops,
     text_lines,
     uncovered,
@@ -263,7 +262,7 @@ def test_cut_extensions_skip_a_letter_whose_line_was_found_whole():
 
 
 def test_collinear_runs_join_pieces_of_one_text_line_only() -> None:
-    from ufmclean.ocr.fast import collinear_runs
+    from ufmclean.ocr.direct import collinear_runs
 
     por, able = BBox(90, 23, 114, 35), BBox(134, 23, 166, 35)  # 'POR' + 'ABLE', 'T' lost in a bright band
     assert collinear_runs([able, por]) == [BBox(90, 23, 166, 35)]

@@ -17,11 +17,11 @@ from ufmclean.ocr.base import TextRegion, check_image
 from ufmclean.ocr.fast import (
     CandidateSettings,
     detect_in_mosaic,
-    direct_candidates,
     drop_duplicates,
     plan_crops,
     text_lines,
 )
+from ufmclean.ocr.direct import direct_candidates
 from ufmclean.ocr.mosaic import Crop, pack_mosaic
 from ufmclean.records import BBox
 

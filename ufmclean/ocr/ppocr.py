@@ -248,12 +248,12 @@ class TextRecognizer:
         """
         crops = [self._crop(grey, b) for b in boxes]
         keys = [_crop_key(c) for c in crops]
-        results: list[tuple[str, float] | None] = [self._memo.get(k) for k in keys]
-        first: dict[bytes, int] = {}  # the same crop twice in one call is read once
+        known = {k: self._memo[k] for k in keys if k in self._memo}
+        first: dict[bytes, int] = {}  # each distinct unread crop once (the same crop twice: one read)
         for i, k in enumerate(keys):
-            if results[i] is None:
+            if k not in known:
                 first.setdefault(k, i)
-        todo = sorted(first.values())
+        todo = list(first.values())
         self.reused += len(crops) - len(todo)
         self.reads += len(todo)
         for sub in _width_batches([crops[i].shape[1] for i in todo], batch_size=self.batch_size,
@@ -269,17 +269,13 @@ class TextRecognizer:
                 batch[row, :, :, : c.shape[1]] = c.astype(np.float32) * (2.0 / 255.0) - 1.0
             probs = self._session.run(None, {"x": batch})[0]
             for row, i in enumerate(idx):
-                results[i] = self._decode(probs[row])
-        out: list[tuple[str, float]] = []
-        for i, k in enumerate(keys):
-            read = results[i] or results[first[k]]  # a repeat within this call: its first copy's read
-            assert read is not None  # every first copy was read above
-            out.append(read)
-            self._memo[k] = read
+                known[keys[i]] = self._decode(probs[row])
+        for k in keys:
+            self._memo[k] = known[k]
             self._memo.move_to_end(k)
         while len(self._memo) > self.memo_size:
             self._memo.popitem(last=False)
-        return out
+        return [known[k] for k in keys]
 
     def _decode(self, probs: np.ndarray) -> tuple[str, float]:
         """Greedy CTC decoding of one ``(T, C)`` probability sequence."""

@@ -9,7 +9,7 @@ detector sees a few hundred thousand pixels instead of a 2048² frame (cost: ben
 frame too busy for candidates is detected whole at full detail. Then every box of the frame is
 recognised in width-sorted batches. Like the easyocr engine's fast
 strategy, short candidate lines the detector did not cover (lone laterality letters, dark-on-light
-labels, faint letter fragments: :func:`~ufmclean.ocr.fast.direct_candidates`) are read as they are,
+labels, faint letter fragments: :func:`~ufmclean.ocr.direct.direct_candidates`) are read as they are,
 at a stricter confidence.
 """
 
@@ -21,12 +21,11 @@ from typing import Literal
 import numpy as np
 
 from ufmclean.ocr.base import TextRegion, check_image
+from ufmclean.ocr.direct import direct_candidates, label_patches
 from ufmclean.ocr.fast import (
     CandidateSettings,
     detect_in_mosaic,
-    direct_candidates,
     drop_duplicates,
-    label_patches,
     plan_crops,
     text_lines,
     uncovered,
@@ -104,7 +103,7 @@ class PpOcrEngine:
     def detect_boxes(self, grey: np.ndarray, *, patches: list[BBox] | None = None) -> tuple[list[BBox], list[BBox]]:
         """``(detector boxes, direct boxes)`` of ``grey`` (uint8 ``(H, W)``) in its pixel coordinates.
 
-        ``patches``: the frame's :func:`~ufmclean.ocr.fast.label_patches`, when already found.
+        ``patches``: the frame's :func:`~ufmclean.ocr.direct.label_patches`, when already found.
         """
         h, w = grey.shape
         lines = text_lines(grey, settings=self.candidates)
@@ -136,16 +135,13 @@ class PpOcrEngine:
         """Detector boxes, from a contrast-stretched mosaic, of the multi-glyph candidate lines (at
         the fainter ``fine_candidates`` contrast too) that the one full pass's ``boxes`` left uncovered.
 
-        White 11 px text on a 225 background, or grey text on grey, is below the detector's
-        contrast at the frame's own scale (3 such lines of 64 on 512² bench images) but plain once
-        its crop is stretched.
+        White 11 px text on a 225 background, or white text on bright bone, is below the detector's
+        contrast at the frame's own scale but plain once its crop is stretched (2 of the 3 lines of
+        64 that one pass missed on the 512² bench images).
         """
         faint = text_lines(grey, settings=self.fine_candidates) or []
         several = [ln for ln in lines + [f for f in faint if not is_found(f, lines)] if ln.width >= 3 * ln.height]
-        missed = uncovered(several, boxes)
-        if not missed:
-            return []
-        return self._in_mosaic(grey, missed)
+        return self._in_mosaic(grey, uncovered(several, boxes))
 
     def _two_scale(self, grey: np.ndarray, lines: list[BBox], coarse: float) -> list[BBox]:
         """Detector boxes of ``grey`` from a coarse pass at ``coarse`` and a fine mosaic pass.

@@ -47,21 +47,13 @@ def spread_batch_size(n_items: int, batch_size: int, workers: int) -> int:
     return max(1, min(batch_size, -(-n_items // (4 * workers))))
 
 
+#: A spawned worker's thread limits, entered once and kept for the process's life.
+_WORKER_LIMITS = contextlib.ExitStack()
+
+
 def _init_worker(threads: int) -> None:
     """Per worker process: share the cores instead of every worker using all of them."""
-    import sys
-
-    from ufmclean.ocr import set_thread_budget
-
-    set_thread_budget(threads)
-    import cv2
-
-    cv2.setNumThreads(threads)  # OpenCV's own pool ignores OMP_NUM_THREADS and would use every core
-    # torch reads OMP_NUM_THREADS when first imported: the PP-OCR scan never imports it, so a
-    # worker does not pay torch's start-up and memory just to set its thread count.
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    _WORKER_LIMITS.enter_context(_held_to(threads))
 
 
 def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_done: Callable[[R], None],
@@ -91,11 +83,9 @@ def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_
     import multiprocessing as mp
     from collections import deque
 
-    from ufmclean.ocr import thread_budget_scope
-
     threads = threads_per_worker(workers)
     queue = deque(batches)
-    with (_library_threads(threads), thread_budget_scope(threads),
+    with (_held_to(threads),
           cf.ProcessPoolExecutor(max_workers=workers - 1, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker, initargs=(threads,)) as pool,
           cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ufmclean-local") as here):
@@ -123,15 +113,19 @@ def map_batches(fn: Callable[..., R], batches: Sequence[B], *, workers: int, on_
 
 
 @contextlib.contextmanager
-def _library_threads(threads: int) -> Iterator[None]:
-    """OpenCV's and torch's CPU threads at ``threads`` within the block (restored after).
+def _held_to(threads: int) -> Iterator[None]:
+    """This process's OCR engines, OpenCV and torch at ``threads`` CPU threads within the block (restored after).
 
-    Torch may be first imported within the block (an easyocr engine loaded by this process's
-    worker thread): ``OMP_NUM_THREADS``, which torch reads when imported, is set for the block too.
+    OpenCV's pool ignores ``OMP_NUM_THREADS`` and would use every core. Torch reads that variable when
+    first imported, which may happen within the block (an easyocr engine loaded by a worker): it is
+    set for the block too, and torch is not imported just to set its thread count (the PP-OCR scan
+    never needs it).
     """
     import sys
 
     import cv2
+
+    from ufmclean.ocr import thread_budget_scope
 
     saved_cv2 = cv2.getNumThreads()
     saved_env = os.environ.get("OMP_NUM_THREADS")
@@ -142,7 +136,8 @@ def _library_threads(threads: int) -> Iterator[None]:
     if torch is not None:
         torch.set_num_threads(threads)
     try:
-        yield
+        with thread_budget_scope(threads):
+            yield
     finally:
         cv2.setNumThreads(saved_cv2)
         if saved_env is None:
