@@ -66,7 +66,13 @@ def _session(path: Path, *, device: str, threads: int):
     providers = ["CPUExecutionProvider"]
     if device == "cuda":
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    from ufmclean.ocr.onnx_fold import folded_bytes
+
+    # The folded graph computes the same function ~1.35x faster on CPU (ocr/onnx_fold.py).
+    try:
+        return ort.InferenceSession(folded_bytes(path), sess_options=opts, providers=providers)
+    except Exception:  # noqa: BLE001 - a damaged cache file: fold again from the installed model
+        return ort.InferenceSession(folded_bytes(path, refresh=True), sess_options=opts, providers=providers)
 
 
 def _to_tensor(grey: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from ufmclean.devices import DEVICES
 from ufmclean.errors import NotAnImageError, UfmError, UsageError
 from ufmclean.io.load import DEFAULT_MAX_PIXELS
 from ufmclean.ocr import DEFAULT_ENGINE, ENGINES, OcrEngine
+from ufmclean.ocr.onnx_fold import FOLD_VERSION
 from ufmclean.pipeline.scan_parts import ImageScan, write_part
 from ufmclean.pipeline.scan_settings import record_scan_settings
 from ufmclean.pipeline.workers import map_batches, spread_batch_size
@@ -138,7 +139,7 @@ def batch_key(records: Sequence[ImageRecord], options: ScanOptions) -> str:
     """Hash of the members' ``(relpath, sha256)`` and the detection settings (24 hex chars)."""
     detect = {name: getattr(options, name) for name in _DETECT_FIELDS}
     members = sorted((r.relpath, r.sha256 or "") for r in records)
-    payload = json.dumps([members, detect, DETECT_VERSION], sort_keys=True).encode()
+    payload = json.dumps([members, detect, DETECT_VERSION, FOLD_VERSION], sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()[:24]
 
 
