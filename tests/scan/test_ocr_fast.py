@@ -8,6 +8,7 @@ from ufmclean.ocr.direct import fragment_letters, label_patches
 from ufmclean.ocr.fake import FakeOcrEngine
 from ufmclean.ocr.fast import (
     CandidateSettings,
+    cut_short,
     drop_duplicates,
     ink_masks,
     plan_crops,
@@ -305,3 +306,12 @@ def test_component_labels_match_scipy():
     # A long chain given in reverse order settles too.
     chain = np.arange(199, 0, -1)
     assert np.array_equal(component_labels(200, chain, chain - 1), np.zeros(200, int))
+
+
+def test_cut_short_bands_a_box_whose_line_runs_on_past_it_sideways():
+    box = BBox(337, 23, 365, 36)  # the detector boxed '1:07' of a low-contrast '12:41:07'
+    line = BBox(321, 10, 374, 55)  # the candidate line merged with a dark blob: too tall to set a scale
+    assert cut_short([line], [box]) == [BBox(321, 23, 374, 36)]
+    assert cut_short([BBox(340, 20, 366, 38)], [box]) == []  # within half a box height of its ends
+    assert cut_short([BBox(200, 20, 300, 38)], [box]) == []  # does not touch the box
+    assert cut_short([BBox(300, 0, 400, 200)], [box]) == []  # anatomy: over 4 box heights tall

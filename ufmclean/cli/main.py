@@ -18,8 +18,10 @@ SUBCOMMAND_MODULES = ("discover", "scan", "sanitize", "report", "canary", "verif
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_FAIL_ON = 0, 2, 3, 4
 
 
-def build_app() -> typer.Typer:
-    """Return the typer application with every available subcommand registered."""
+def build_app(only: str | None = None) -> typer.Typer:
+    """Return the typer application with every subcommand registered, or only ``only`` (one of
+    :data:`SUBCOMMAND_MODULES`): each module imports its pipeline, and a run of one command need not
+    pay for the others' (``scan`` alone: ~0.2 s less start-up of the 3.4 s of a 16-image run)."""
     app = typer.Typer(
         name="ufmclean",
         help="Find, remove and verify removal of unique features (burned-in PHI, rare markers) in medical images.",
@@ -27,10 +29,18 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for name in SUBCOMMAND_MODULES:
+    # A callback keeps typer's group mode with a single command registered (else the command would
+    # become the whole program and "scan" would be read as its first argument).
+    app.callback()(lambda: None)
+    for name in SUBCOMMAND_MODULES if only is None else (only,):
         module = importlib.import_module(f"ufmclean.cli.{name}")
         module.register(app)
     return app
+
+
+def _named_command(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` runs when its first word names one (options before it: ``None``)."""
+    return argv[0] if argv and argv[0] in SUBCOMMAND_MODULES else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     # pydicom logs a traceback each time one decoder plug-in fails before another succeeds; the
     # loader reports real failures per file, so keep that noise (and any values in it) off stderr.
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
-    app = build_app()
+    app = build_app(_named_command(sys.argv[1:] if argv is None else argv))
     try:
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:  # typer/click exits through SystemExit

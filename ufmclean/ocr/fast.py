@@ -242,6 +242,26 @@ def uncovered(
     ]
 
 
+def cut_short(lines: list[BBox], boxes: list[BBox], *, max_height_ratio: float = 4.0) -> list[BBox]:
+    """Bands of detector ``boxes`` that an overlapping candidate line continues past, sideways, by
+    half a box height or more: the box's rows over the union of the two's columns.
+
+    The detector sometimes boxes only the part of a line with the most contrast (a low-contrast time
+    stamp whose right half sits over a dark blob: '1:07' boxed, '12:4' not). The candidate line
+    there is no help on its own: it merged with the blob, so its height would set the wrong scale.
+    Lines over ``max_height_ratio`` x the box's height are anatomy, not a continuation.
+    """
+    bands = []
+    for b in boxes:
+        for ln in lines:
+            if ln.intersection(b) == 0 or ln.height > max_height_ratio * b.height:
+                continue
+            x0, x1 = min(ln.x0, b.x0), max(ln.x1, b.x1)
+            if b.x0 - x0 >= b.height / 2 or x1 - b.x1 >= b.height / 2:
+                bands.append(BBox(x0, b.y0, x1, b.y1))
+    return drop_duplicates(bands)
+
+
 def drop_duplicates(boxes: list[BBox], *, overlap: float = 0.6, min_height_ratio: float = 0.6) -> list[BBox]:
     """Keep the larger of two boxes when the smaller lies ``overlap`` or more inside it and is at
     least ``min_height_ratio`` of its height (the same text found twice, e.g. in overlapping crops).

@@ -24,6 +24,7 @@ from ufmclean.ocr.base import TextRegion, check_image
 from ufmclean.ocr.direct import direct_candidates, label_patches
 from ufmclean.ocr.fast import (
     CandidateSettings,
+    cut_short,
     detect_in_mosaic,
     drop_duplicates,
     plan_crops,
@@ -141,7 +142,7 @@ class PpOcrEngine:
         """
         faint = text_lines(grey, settings=self.fine_candidates) or []
         several = [ln for ln in lines + [f for f in faint if not is_found(f, lines)] if ln.width >= 3 * ln.height]
-        return self._in_mosaic(grey, uncovered(several, boxes))
+        return self._in_mosaic(grey, uncovered(several, boxes) + cut_short(lines + faint, boxes))
 
     def _two_scale(self, grey: np.ndarray, lines: list[BBox], coarse: float) -> list[BBox]:
         """Detector boxes of ``grey`` from a coarse pass at ``coarse`` and a fine mosaic pass.
@@ -158,7 +159,8 @@ class PpOcrEngine:
         found = self.detector.detect(grey, scale=coarse)
         small = [b for b in found if b.height * coarse < self.fine_below]
         kept = [b for b in found if b.height * coarse >= self.fine_below]
-        missed = uncovered(lines, self._margined(found, h, w))
+        coarse_boxes = self._margined(found, h, w)
+        missed = uncovered(lines, coarse_boxes) + cut_short(lines, coarse_boxes)
         fine = self._in_mosaic(grey, missed + small)
         kept += [b for b in small if not any(f.intersection(b) > 0 for f in fine)]
         return kept + fine

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 #: 3: the OCR engine is a detection setting (PP-OCR by default).
 #: 4: PP-OCR detects frames over 512 px coarse-then-fine (two scales).
 #: 5: a one-pass frame's faint multi-glyph lines are detected again in a contrast-stretched mosaic.
-DETECT_VERSION = 5
+#: 6: a detector box that a candidate line runs on past is detected again over the line's columns.
+DETECT_VERSION = 6
 STRATEGIES = ("fast", "full")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
 _DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")

@@ -189,9 +189,27 @@ def score_feature(
     """
     if p_clean is None:
         p_clean = predict(images)
+    p_feat, p_ctrl = feature_passes(predict, images, patch=patch, mask=mask, box=box, rng=rng)
+    return score_passes(p_clean, p_feat, p_ctrl, labels, y_star=y_star)
+
+
+def feature_passes(
+    predict: Predict, images: np.ndarray, *, patch: np.ndarray, mask: np.ndarray, box: BBox,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's softmax ``(N, C)`` on ``images`` with the feature pasted (``q``) and with a fresh
+    random control patch in its window (``s``): the two passes both families need, computed once so
+    that settings scoring the same images (white- and grey-box) share them."""
     p_feat = predict(paste(images, patch, mask, box))
     ctrl = random_patches(len(images), box.height, box.width, rng=rng)
     p_ctrl = predict(paste(images, ctrl, np.ones((box.height, box.width), bool), box))
+    return p_feat, p_ctrl
+
+
+def score_passes(
+    p_clean: np.ndarray, p_feat: np.ndarray, p_ctrl: np.ndarray, labels: np.ndarray, *, y_star: int | None,
+) -> tuple[ScoreA, ScoreB]:
+    """Families A and B from the three passes of :func:`score_feature` (all ``(N, C)``)."""
     return family_a(p_clean, p_feat, labels, y_star=y_star), family_b(p_clean, p_feat, p_ctrl, labels, y_star=y_star)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ufmclean.verify.features import Feature
-from ufmclean.verify.mscore import score_feature
+from ufmclean.verify.mscore import feature_passes, score_passes
 
 SETTINGS = ("white", "grey", "black")
 FAMILIES = ("A", "B")
@@ -42,20 +42,26 @@ Score = tuple[str, float, float, float, int]
 def score_features(predict: Predict, feats: list[Feature], sets: EvalSets, *, seed: int) -> dict[tuple[str, str, str], Score]:
     """Scores keyed ``(feature_id, setting, family)`` of ``feats`` on the model behind ``predict``.
 
-    White-box is skipped for features without a known carrier class. The random control patches of family
-    B are drawn from ``(seed, feature id, setting)``, so a model scored twice gets the same patches.
+    White-box is skipped for features without a known carrier class. White- and grey-box score the same
+    held-out images, so they share one pair of passes (feature pasted, random control): four model
+    passes per feature instead of six. The random control patches of family B are drawn from
+    ``(seed, feature id, image set)``, so a model scored twice gets the same patches.
     """
     scores: dict[tuple[str, str, str], Score] = {}
     for f in feats:
+        passes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for setting in SETTINGS:
-            x, y, pc = ((sets.ood_images, sets.ood_labels, sets.p_ood) if setting == "black"
-                        else (sets.images, sets.labels, sets.p_eval))
             ys = f.y_star if setting == "white" else None
             if setting == "white" and ys is None:
                 continue
-            rng = np.random.default_rng([seed, zlib.crc32(f.feature_id.encode()), SETTINGS.index(setting)])
-            a, b = score_feature(predict, x, y, patch=f.patch, mask=f.mask, box=f.probe_box, y_star=ys, rng=rng,
-                                 p_clean=pc)
+            held_out = setting != "black"
+            x, y, pc = ((sets.images, sets.labels, sets.p_eval) if held_out
+                        else (sets.ood_images, sets.ood_labels, sets.p_ood))
+            group = "grey" if held_out else "black"  # the image set, named by the setting that always scores it
+            if group not in passes:
+                rng = np.random.default_rng([seed, zlib.crc32(f.feature_id.encode()), SETTINGS.index(group)])
+                passes[group] = feature_passes(predict, x, patch=f.patch, mask=f.mask, box=f.probe_box, rng=rng)
+            a, b = score_passes(pc, *passes[group], y, y_star=ys)
             if setting == "white":
                 fam_b: Score = ("label-aware", b.m_label, b.p_label_t, b.p_label_mw, ys if ys is not None else -1)
             else:
