@@ -174,7 +174,9 @@ def fold_affine_before_conv(graph: _Graph) -> int:
         c = graph.scalar_operand(mul, tensor) if tensor is not None else None
         add = graph.only_reader(mul.output[0], "Add") if c is not None else None
         d = graph.scalar_operand(add, mul.output[0]) if add is not None else None
-        conv = graph.only_reader(add.output[0], "Conv") if add is not None and d is not None else None
+        if tensor is None or c is None or add is None or d is None:
+            continue
+        conv = graph.only_reader(add.output[0], "Conv")
         if conv is None or conv.input[0] != add.output[0] or _padded(conv):
             continue
         wb = _conv_weights(graph, conv)
@@ -209,8 +211,8 @@ def fuse_hardswish(graph: _Graph) -> int:
             continue
         clip = graph.only_reader(add.output[0], "Clip")
         bounds = [] if clip is None else [graph.consts.get(t) for t in clip.input[1:3]]
-        if len(bounds) != 2 or any(b is None or b.size != 1 for b in bounds) \
-                or [float(b.ravel()[0]) for b in bounds] != [0.0, 6.0]:
+        values = [float(b.ravel()[0]) for b in bounds if b is not None and b.size == 1]
+        if clip is None or values != [0.0, 6.0]:
             continue
         mul = graph.only_reader(clip.output[0], "Mul")
         if mul is None or sorted(mul.input) != sorted([x, clip.output[0]]):
