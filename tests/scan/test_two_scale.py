@@ -88,3 +88,46 @@ def test_faint_small_text_on_a_bright_field_is_still_detected_after_the_downscal
     assert is_found(truth, [r.bbox for r in engine.read(img)])
     engine.fine_candidates = engine.candidates  # without the fainter candidates the line is lost
     assert not is_found(truth, [r.bbox for r in engine.read(img)])
+
+
+class _CountingDetector:
+    """Stands in for the PP-OCR detector: records each canvas and finds text only from the ``hit``-th on."""
+
+    def __init__(self, hit: int) -> None:
+        self.canvases: list[tuple[int, int]] = []
+        self.hit = hit
+
+    def detect(self, canvas, *, scale=None):
+        self.canvases.append(canvas.shape)
+        if len(self.canvases) < self.hit:
+            return []
+        h, w = canvas.shape[:2]
+        return [BBox(w // 4, h // 4, 3 * w // 4, 3 * h // 4)]  # inside the crop: no extension round
+
+
+def _mosaic_engine(detector):
+    from ufmclean.ocr.fast import CandidateSettings
+    from ufmclean.ocr.ppocr_engine import PpOcrEngine
+
+    eng = PpOcrEngine.__new__(PpOcrEngine)  # no models: only the mosaic logic is under test
+    eng.candidates, eng.detector, eng.shrunk_retry = CandidateSettings(), detector, 1.6
+    return eng
+
+
+def test_a_downscaled_crop_the_mosaic_found_nothing_in_is_tried_again_larger():
+    grey = np.full((1024, 1024), 160, np.uint8)
+    tall = BBox(600, 30, 760, 90)  # a 60 px line (text merged with a blob): its crop is shrunk to 28 px
+    det = _CountingDetector(hit=2)
+    found = _mosaic_engine(det)._in_mosaic(grey, [tall])
+    assert len(det.canvases) == 2 and found  # the first mosaic found nothing, the retry did
+    assert det.canvases[1][0] > det.canvases[0][0]  # at a larger scale
+    det = _CountingDetector(hit=1)
+    _mosaic_engine(det)._in_mosaic(grey, [tall])
+    assert len(det.canvases) == 1  # found at once: no retry
+
+
+def test_a_crop_already_at_full_scale_is_not_tried_again():
+    grey = np.full((512, 512), 160, np.uint8)
+    det = _CountingDetector(hit=99)
+    _mosaic_engine(det)._in_mosaic(grey, [BBox(100, 100, 160, 112)])  # 12 px text: upscaled, not shrunk
+    assert len(det.canvases) == 1

@@ -31,6 +31,7 @@ from ufmclean.ocr.fast import (
     text_lines,
     uncovered,
 )
+from ufmclean.ocr.mosaic import Crop
 from ufmclean.ocr.ppocr import DetectorSettings, TextDetector, TextRecognizer, detector_scale
 from ufmclean.ocr.recall import is_found
 from ufmclean.records import BBox
@@ -93,6 +94,7 @@ class PpOcrEngine:
         self.direct_max_height = 32
         self.box_margin = 0.2
         self.fine_below = 24  # detector px: coarse boxes of smaller text are detected again at their scale
+        self.shrunk_retry = 1.6  # scale factor of the second try of a downscaled crop the mosaic found nothing in
         self.candidates = candidates or CandidateSettings()
         # The fine pass's own candidates: fainter strokes count (they are only detected, not read as
         # they are); small glyphs only (the two smaller top-hats): bigger text survives the coarse pass.
@@ -169,8 +171,13 @@ class PpOcrEngine:
         """Detector boxes (frame coordinates) of ``lines`` of ``grey``, each cropped at its own scale
         and contrast-stretched in one mosaic (:func:`~ufmclean.ocr.fast.detect_in_mosaic`)."""
         crops = plan_crops(grey, settings=self.candidates, lines=lines) or []
-        return detect_in_mosaic(grey, crops, lambda canvas: self.detector.detect(canvas, scale=1.0),
-                                settings=self.candidates)
+        detect = lambda canvas: self.detector.detect(canvas, scale=1.0)  # noqa: E731
+        found = detect_in_mosaic(grey, crops, detect, settings=self.candidates)
+        # A line taller than the text it holds (merged with a blob beside it) is shrunk too far to be
+        # detected: a downscaled crop left without a box is tried once more at a larger scale.
+        retry = [Crop(c.box, min(1.0, c.scale * self.shrunk_retry)) for c in crops
+                 if c.scale < 1.0 and not any(b.intersection(c.box) > 0 for b in found)]
+        return found + detect_in_mosaic(grey, retry, detect, settings=self.candidates)
 
     def _margined(self, boxes: list[BBox], height: int, width: int) -> list[BBox]:
         """Detector boxes grown by a fifth of their height, duplicates dropped.
