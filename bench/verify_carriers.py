@@ -87,6 +87,14 @@ with the default recipe (cnn width 16, 64², 10 epochs, lr 1e-3): 1,194 s wall (
 passes per probe), plus the per-epoch curve and Grad-CAM. The high system time hints at thread
 contention. The verdict was inconclusive (before-probe 0.639 vs majority 0.625, binomial p = 0.24:
 this recipe does not fit 376 images in 10 epochs).
+
+Since then (2026-12-04, same command and data, quiet machine): white- and grey-box share their passes,
+predict runs in batches of 128 (system time 420 -> 13 s: page faults at 512) and the default recipe is
+the fitting one above (width 8, 30 epochs, 3e-3): 557 s with the old default, **195 s** wall (362 user +
+13 system CPU-s) with the new one, held-out accuracy 0.763 / 0.767, audit AUROC 0.673 (p = 0.011)
+before and 0.451 (p = 0.75) after. Verdict not_mitigated: the named canary's calibrated test after
+sanitising reached its floor p = 1/31 (its M -0.366, the 30 controls' lower still; before p = 0.13),
+which the fail-closed rule counts.
 """
 
 from __future__ import annotations
