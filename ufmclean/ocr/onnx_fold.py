@@ -12,7 +12,7 @@ its profiler, one thread: recogniser 36 %, detector 41 %). Rewritten here, with 
 - ``Mul(c) → Add(d) → Conv`` without padding becomes one ``Conv`` with weights ``c·W`` and bias
   ``B + d·ΣW`` (with zero padding the border would differ, so padded convolutions keep the affine).
 
-Only float rounding changes (the outputs agree to ~1e-5: ``tests/test_onnx_fold.py``). The original
+Only float rounding changes (the outputs agree to ~1e-5: ``tests/scan/test_onnx_fold.py``). The original
 file is never written to; the rewritten model goes to ONNX Runtime as bytes and is kept in
 ufmclean's cache folder, keyed by the source file's digest and :data:`FOLD_VERSION`, because
 importing ``onnx`` alone costs ~0.9 s per worker process (the rewrite itself 0.05 s).
@@ -29,7 +29,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: Bumped whenever the rewrites change (the scan's cache key holds it through the engine's settings).
+#: Bumped whenever the rewrites change (the scan's batch key and the fold cache's file names hold it).
 FOLD_VERSION = 1
 
 
@@ -50,9 +50,6 @@ class _Graph:
                 self.nodes.append(n)
         self.outputs = {o.name for o in g.output}
         self.removed: set[int] = set()
-        self._reindex()
-
-    def _reindex(self) -> None:
         self.readers: dict[str, list] = {}
         for n in self.nodes:
             self._read_by(n)
@@ -101,6 +98,13 @@ class _Graph:
     def alive(self, node) -> bool:
         """Whether ``node`` is still in the graph."""
         return id(node) not in self.removed
+
+    def candidates(self, op_type: str):
+        """``(node, x)`` for each live ``op_type`` node, ``x`` its first non-constant input (``None``: all
+        constant), looked up as the loop reaches it (earlier rewrites may have removed the node)."""
+        for node in [n for n in self.nodes if n.op_type == op_type]:
+            if self.alive(node):
+                yield node, next((t for t in node.input if t not in self.consts), None)
 
     def to_model(self):
         """The model with the rewritten nodes and only the constants they still read."""
@@ -167,10 +171,7 @@ def fold_affine_into_conv(graph: _Graph) -> int:
 def fold_affine_before_conv(graph: _Graph) -> int:
     """``Mul(c) → Add(d) → Conv`` (no padding) into the Conv; returns how many were folded."""
     folded = 0
-    for mul in [n for n in graph.nodes if n.op_type == "Mul"]:
-        if not graph.alive(mul):
-            continue
-        tensor = next((t for t in mul.input if t not in graph.consts), None)
+    for mul, tensor in graph.candidates("Mul"):
         c = graph.scalar_operand(mul, tensor) if tensor is not None else None
         add = graph.only_reader(mul.output[0], "Add") if c is not None else None
         d = graph.scalar_operand(add, mul.output[0]) if add is not None else None
@@ -203,10 +204,7 @@ def fuse_hardswish(graph: _Graph) -> int:
     from onnx import helper
 
     fused = 0
-    for add in [n for n in graph.nodes if n.op_type == "Add"]:
-        if not graph.alive(add):
-            continue
-        x = next((t for t in add.input if t not in graph.consts), None)
+    for add, x in graph.candidates("Add"):
         if x is None or graph.scalar_operand(add, x) != 3.0:
             continue
         clip = graph.only_reader(add.output[0], "Clip")
