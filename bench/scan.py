@@ -36,6 +36,9 @@ In-process (models loaded once, before timing; timings are per image, wall and C
   pixels. Two recalls: of all text from its Tesseract words (``recall``), and of PHI lines from the
   boxes it redacts (``phi``). Its per-image figures exclude loading; the ``presidio+load`` row
   times the whole subprocess. Prints "not installed" without that venv.
+``--real12 N``: the real set's images again, as 12-bit CR DICOM with a clinical VOI window (2nd-98th
+percentile), which ``cli`` scans as DICOM like Presidio: the display clips the extremes, so the scan
+reads the full-range view too (issue 17) and the ratio includes that second view's cost.
 ``--sample-data N`` also scores the ufmclean engine on the first N images of sample_data/ per style.
 """
 
@@ -265,7 +268,9 @@ def run_cli(root: Path, truth: dict, size: str, tally: Tally, *, engine: str, wo
 
     run = root / f"{tool}-{engine}"
     shutil.rmtree(run, ignore_errors=True)  # a second --repeat run must scan again, not resume the first
-    cmd = [str(REPO / ".venv" / "bin" / "ufmclean"), "scan", str(root / "png"), "--out", str(run),
+    # The windowed set is scanned as the 12-bit DICOM Presidio reads (display + full-range views).
+    src = root / ("dicom" if size == "real12" else "png")
+    cmd = [str(REPO / ".venv" / "bin" / "ufmclean"), "scan", str(src), "--out", str(run),
            "--engine", engine, "--workers", str(1 if tool == "cli1" else workers), "--device", "cpu"]
     # This checkout's code, whatever the venv's editable install points at (another worktree once).
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -344,6 +349,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="*", default=[512, 1024, 2048])
     ap.add_argument("--n", type=int, nargs="+", default=[16, 16, 8], help="images per size (one value or one per size)")
     ap.add_argument("--real", type=int, default=16, help="real chest X-rays with TrueType text (0: none)")
+    ap.add_argument("--real12", type=int, default=0,
+                    help="the same as 12-bit DICOM with a clinical window, scanned as DICOM by both tools (0: none)")
     ap.add_argument("--tools", nargs="+", default=["cli", "presidio"],
                     help="cli cli1 ufmclean scan easyocr presidio")
     ap.add_argument("--engine", default="ppocr", help="ufmclean OCR engine: ppocr or easyocr")
@@ -383,6 +390,8 @@ def main() -> None:
                 for size, n in zip(args.sizes, ns)]
         if args.real:
             sets.append(("real", lambda root: write_truetype_set(root, n=args.real, seed=args.seed)))
+        if args.real12:
+            sets.append(("real12", lambda root: write_truetype_set(root, n=args.real12, seed=args.seed, windowed=True)))
         for name, make in sets:
             root = Path(tmp) / name
             truth = make(root)["images"]

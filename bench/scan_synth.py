@@ -77,8 +77,12 @@ def make_items(size: int, seed: int, n_text: int = 4) -> tuple[np.ndarray, list[
     return img, items
 
 
-def _write_dicom(path: Path, img: np.ndarray, patient_name: str) -> None:
-    """Write ``img`` (uint8 (H, W)) as an 8-bit MONOCHROME2 Secondary Capture DICOM."""
+def _write_dicom(path: Path, img: np.ndarray, patient_name: str, *, windowed: bool = False) -> None:
+    """Write ``img`` (uint8 (H, W)) as an 8-bit MONOCHROME2 Secondary Capture DICOM.
+
+    ``windowed``: as a 12-bit CR instead (values x 16, BitsStored 12) with a clinical VOI window over
+    the 2nd-98th percentile of the frame, like a real chest X-ray: its display clips the extremes, so
+    the scan also reads the full-range view (issue 17), and both tools read the same stored values."""
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
     from pydicom import Dataset
@@ -94,8 +98,16 @@ def _write_dicom(path: Path, img: np.ndarray, patient_name: str) -> None:
     ds.Modality, ds.PatientName, ds.PatientID = "OT", patient_name.replace(", ", "^").replace(" ", "^"), "00482913"
     ds.Rows, ds.Columns = img.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = np.ascontiguousarray(img).tobytes()
+    if windowed:
+        stored = img.astype(np.uint16) * 16
+        lo, hi = (float(v) for v in np.percentile(stored, (2, 98)))
+        ds.Modality = "CR"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.WindowCenter, ds.WindowWidth = round((lo + hi) / 2), max(16, round(hi - lo))
+        ds.PixelData = np.ascontiguousarray(stored).tobytes()
+    else:
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+        ds.PixelData = np.ascontiguousarray(img).tobytes()
     ds.save_as(path, enforce_file_format=True)
 
 
@@ -182,23 +194,24 @@ def make_truetype_items(img: np.ndarray, seed: int, n_text: int = 4) -> tuple[np
     return np.asarray(pil), items
 
 
-def write_truetype_set(root: Path, *, n: int, seed: int = 0) -> dict:
+def write_truetype_set(root: Path, *, n: int, seed: int = 0, windowed: bool = False) -> dict:
     """``n`` real chest X-rays (cycling through :func:`real_backgrounds`, each :func:`jitter`-ed) with TrueType text, under
     ``root/png`` and ``root/dicom``; returns the ground truth (also ``root/ground_truth.json``).
-    Empty when ../shared/data is absent."""
+    Empty when ../shared/data is absent. ``windowed``: the DICOM copies are 12-bit with a clinical
+    window (:func:`_write_dicom`)."""
     import cv2
 
     files = real_backgrounds()
     (root / "png").mkdir(parents=True, exist_ok=True)
     (root / "dicom").mkdir(parents=True, exist_ok=True)
-    truth: dict = {"size": "real", "images": {}}
+    truth: dict = {"size": "real12" if windowed else "real", "images": {}}
     for k in range(n if files else 0):
         bg = jitter(cv2.imread(str(files[k % len(files)]), cv2.IMREAD_GRAYSCALE), seed + k)
         img, items = make_truetype_items(bg, seed + k)
         stem = f"real_{k:03d}"
         cv2.imwrite(str(root / "png" / f"{stem}.png"), img)
         names = [it["text"] for it in items if it["text"] in NAMES]
-        _write_dicom(root / "dicom" / f"{stem}.dcm", img, names[0] if names else "ANON")
+        _write_dicom(root / "dicom" / f"{stem}.dcm", img, names[0] if names else "ANON", windowed=windowed)
         truth["images"][stem] = items
     (root / "ground_truth.json").write_text(json.dumps(truth, indent=1))
     return truth

@@ -250,7 +250,8 @@ def main() -> None:
     opts = VerifyOptions(seeds=args.seeds, size=args.size, epochs=args.epochs, width=args.width, lr=args.lr,
                          device=args.device, labels_csv=str(base / "labels.csv"), gradcam_images=0, epoch_curve=False)
     n_classes = len({r["label"] for r in csv.DictReader((base / "labels.csv").open())})
-    per_class = int(np.ceil(2 * args.audit / n_classes * args.pool))
+    # + 1: the named canary's carrier may be one of its class's pool images (--audit 100, draw 4: 99 left).
+    per_class = int(np.ceil(2 * args.audit / n_classes * args.pool)) + 1
     pool, info = (cached_hard_pool(base, out / "reference_pool.json", per_class=per_class, opts=opts,
                                    seed=args.ref_seed, train_n=args.train_n)
                   if args.carriers == "hard" else (None, {}))
