@@ -77,6 +77,31 @@ first 6 missed, >= 8 of 10 is out of reach for this recipe too. Draws 3 and 6 pa
 inconclusive: the verdict's detection threshold is alpha / 2 (Bonferroni over the audit and the named
 canary's test).
 
+More canaries, 2026-12-04 (``--audit 100 --train-n 1000 --draws 10 --after sanitize``, else the defaults:
+hard carriers from the 101 highest-loss training images per class, 1 probe seed; 624 held-out; 984 s
+wall on a quiet 2-core machine, ~95 s per draw). With 100 inserted against 100 never inserted the rank
+test's null sd is 0.041 (0.075 at 30 vs 30):
+
+    draw  AUROC before [95%]     MW p     acc     AUROC after [95%]      MW p    acc     verdict        wall
+    0     0.520 [0.439, 0.604]   0.31     0.750   0.486 [0.399, 0.569]   0.63    0.752   inconclusive   114 s
+    1     0.520 [0.437, 0.601]   0.31     0.753   0.499 [0.419, 0.582]   0.51    0.753   inconclusive    98 s
+    2     0.585 [0.502, 0.661]   0.019    0.737   0.449 [0.368, 0.527]   0.89    0.755   mitigated       75 s
+    3     0.574 [0.495, 0.649]   0.036    0.748   0.583 [0.507, 0.660]   0.022   0.755   inconclusive   106 s
+    4     0.516 [0.432, 0.597]   0.35     0.747   0.493 [0.412, 0.576]   0.57    0.748   inconclusive    97 s
+    5     0.556 [0.479, 0.633]   0.085    0.740   0.539 [0.456, 0.620]   0.17    0.753   inconclusive    93 s
+    6     0.509 [0.429, 0.589]   0.41     0.745   0.505 [0.421, 0.584]   0.45    0.744   inconclusive    91 s
+    7     0.610 [0.527, 0.682]   0.0036   0.753   0.559 [0.480, 0.635]   0.075   0.748   mitigated       96 s
+    8     0.593 [0.511, 0.669]   0.012    0.744   0.539 [0.458, 0.617]   0.17    0.748   mitigated       98 s
+    9     0.586 [0.506, 0.665]   0.018    0.764   0.553 [0.474, 0.633]   0.098   0.756   mitigated       94 s
+
+Detected before in 5 of 10 draws, after in 1 of 10 (draw 3, p = 0.022, though the sanitiser changed >= 87%
+of every inserted canary's strokes: a false alarm at the rate a 5% test gives); accuracy 0.748 / 0.751;
+mean AUROC 0.557 -> 0.520. An earlier start of the same run with a pool of 100 per class (stopped at
+draw 4 when the named canary took a pool image) gave 0.641 / 0.568 / 0.607 / 0.581 in draws 0-3 (4 of 4):
+which 100 of ~200 pool images carry a canary moves the AUROC by ~0.1, more than the null sd. The pooled
+test has the power it was meant to (0.04 sd); the per-canary effect at 64² (text 4.5 px tall) is the
+limit: the next lever is the probe's resolution (128-224², as the issue lists), not N.
+
 The CLI's cost (the must-show's "3-seed verify on 1,000 images in < 10 min on 2 CPU cores": *not met*):
 a 1,000-image Kermany subset (376 train + 624 test by labels.csv), ``ufmclean canary --k 1 --audit 30``,
 ``ufmclean sanitize`` (default policy, 141 s, 336 findings removed) and ``ufmclean verify --seeds 3``

@@ -26,8 +26,8 @@ def register(app: typer.Typer) -> None:
         y: float = typer.Option(0.12, "--y", help="Top edge as a fraction of the height."),
         height: float = typer.Option(0.07, "--height", help="Text height as a fraction of the image height."),
         audit: int = typer.Option(0, "--audit", help="One-run audit: N random fake names/IDs each stamped into one "
-                                  "more training image, and N more recorded but never inserted (0: none). 100 detected single "
-                                  "copies on 1,000 Kermany images where 30 mostly did not (bench/verify_carriers.py)."),
+                                  "more training image, and N more recorded but never inserted (0: none). More gives the test more "
+                                  "power; 100 is a start (bench/verify_carriers.py)."),
     ) -> None:
         """Stamp a canary into k training images of a copy of INPUT and write canary.json there."""
         from ufmclean.verify.canary import make_canary
