@@ -158,7 +158,7 @@ class Tally:
                   f"{r['cpu'] / r['n']:>10.2f}{rec:>9.3f}{phi:>7.3f}  {styles}")
 
     @classmethod
-    def median_of(cls, tallies: list["Tally"]) -> "Tally":
+    def median_of(cls, tallies: list[Tally]) -> Tally:
         """One tally holding, per (tool, size), the row of the run with the median wall time (``--repeat``)."""
         out = cls()
         for key in {k for t in tallies for k in t.rows}:
