@@ -131,3 +131,22 @@ def test_a_crop_already_at_full_scale_is_not_tried_again():
     det = _CountingDetector(hit=99)
     _mosaic_engine(det)._in_mosaic(grey, [BBox(100, 100, 160, 112)])  # 12 px text: upscaled, not shrunk
     assert len(det.canvases) == 1
+
+
+def test_a_faint_line_that_counts_is_not_dropped_for_a_shorter_line_over_it(monkeypatch):
+    # White '45Y M' on a bright field: 2.86:1 at the candidates' contrast (too short for the mosaic),
+    # 3.5:1 at the fainter one; the shorter line covering it must not hide the faint one.
+    from ufmclean.ocr import ppocr_engine
+
+    short, longer = BBox(310, 474, 330, 481), BBox(307, 473, 335, 481)
+    monkeypatch.setattr(ppocr_engine, "text_lines", lambda grey, settings=None: [longer])
+    sent = []
+    eng = _mosaic_engine(_CountingDetector(hit=99))
+    eng.fine_candidates = eng.candidates
+    monkeypatch.setattr(eng, "_in_mosaic", lambda grey, lines: sent.extend(lines) or [])
+    eng._faint_lines(np.full((512, 512), 225, np.uint8), [short], [])
+    assert longer in sent
+    sent.clear()
+    monkeypatch.setattr(ppocr_engine, "text_lines", lambda grey, settings=None: [short])
+    eng._faint_lines(np.full((512, 512), 225, np.uint8), [BBox(300, 474, 340, 481)], [])
+    assert sent == [BBox(300, 474, 340, 481)]  # a faint line under a line that counts: sent once, as that line

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: 5: a one-pass frame's faint multi-glyph lines are detected again in a contrast-stretched mosaic.
 #: 6: a detector box that a candidate line runs on past is detected again over the line's columns.
 #: 7: a downscaled mosaic crop the detector found nothing in is detected again at 1.6x its scale.
-DETECT_VERSION = 7
+DETECT_VERSION = 8
 STRATEGIES = ("fast", "full")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
 _DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")
