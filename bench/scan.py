@@ -261,10 +261,9 @@ def run_cli(root: Path, truth: dict, size: str, tally: Tally, *, engine: str, wo
     worker-scaling figure.
     """
     import os
+    import shutil
 
     import pyarrow.parquet as pq
-
-    import shutil
 
     run = root / f"{tool}-{engine}"
     shutil.rmtree(run, ignore_errors=True)  # a second --repeat run must scan again, not resume the first

@@ -21,8 +21,8 @@ when every view is read (``LoadedImage.ocr_views``), and the OCR CPU seconds per
 ``--shared`` instead reads every DICOM in ``../shared/data`` (the cine zip unpacked) and
 ``sample_data/``: per file the views the loader builds, findings with the display only and with
 every view, the OCR CPU seconds of each view read alone (the total line: display alone, and all
-views as the scan reads them), and for the files whose
-SOURCE.md lists burned-in text, the listed texts read (tests/scan/listed_texts.py) with the display only / all views.
+views as the scan reads them), and for the files whose SOURCE.md lists burned-in text, the listed
+texts read (tests/scan/listed_texts.py) with the display only / all views.
 """
 
 from __future__ import annotations
