@@ -102,6 +102,22 @@ which 100 of ~200 pool images carry a canary moves the AUROC by ~0.1, more than 
 test has the power it was meant to (0.04 sd); the per-canary effect at 64² (text 4.5 px tall) is the
 limit: the next lever is the probe's resolution (128-224², as the issue lists), not N.
 
+The same at 128² (``--size 128``, else as above; the reference probe at 128² fits 99.7% and picks its own
+pool, so the draws are not paired with the 64² ones; 5 draws, stopped at the session's end; walls include
+other jobs on the machine):
+
+    draw  AUROC before [95%]     MW p     acc     AUROC after [95%]      MW p    acc     verdict        wall
+    0     0.550 [0.469, 0.631]   0.11     0.760   0.456 [0.382, 0.538]   0.86    0.748   inconclusive   924 s
+    1     0.610 [0.535, 0.684]   0.0036   0.756   0.506 [0.424, 0.588]   0.45    0.744   mitigated      466 s
+    2     0.607 [0.523, 0.685]   0.0045   0.748   0.574 [0.493, 0.657]   0.035   0.750   not_mitigated  696 s
+    3     0.602 [0.526, 0.680]   0.0064   0.756   0.548 [0.469, 0.628]   0.12    0.748   mitigated      419 s
+    4     0.538 [0.457, 0.617]   0.18     0.748   0.471 [0.391, 0.550]   0.76    0.748   inconclusive   447 s
+
+Detected before in 3 of 5 (64², draws 0-4: 2 of 5), after in 1 of 5; mean AUROC before 0.581 (64²:
+0.543), after 0.511. The after-probes at 128² also score a little higher (0.511 against 0.502 at 64² in these
+draws; draw 2 after p = 0.035 with >= 89% of every inserted canary's strokes changed): whether the
+inpainted areas keep a trace a 128² probe can see is the next question, beside more draws.
+
 The CLI's cost (the must-show's "3-seed verify on 1,000 images in < 10 min on 2 CPU cores": *not met*):
 a 1,000-image Kermany subset (376 train + 624 test by labels.csv), ``ufmclean canary --k 1 --audit 30``,
 ``ufmclean sanitize`` (default policy, 141 s, 336 findings removed) and ``ufmclean verify --seeds 3``
