@@ -183,13 +183,13 @@ class Tally:
             if tool == "cli" and one is not None:
                 print(f"set {size}: workers scaling {one['wall'] / r['wall']:.2f}x "
                       f"({one['n'] / one['wall']:.2f} -> {r['n'] / r['wall']:.2f} img/s)")
-            p = self.rows.get(("presidio+load", size))
-            if tool != "cli" or p is None:
+            ratio = self.ratios().get(size) if tool == "cli" else None
+            if ratio is None:
                 continue
-            ours, theirs = r["n"] / r["wall"], p["n"] / p["wall"]
-            print(f"set {size}: ufmclean scan {ours:.2f} img/s (recall {r['found']}/{r['total']}) vs Presidio "
-                  f"{theirs:.2f} img/s (recall {p['found']}/{p['total']}, PHI boxes {p['phi'][0]}/{p['phi'][1]}), "
-                  f"both with model loading: {ours / theirs:.2f}x")
+            p = self.rows[("presidio+load", size)]
+            print(f"set {size}: ufmclean scan {r['n'] / r['wall']:.2f} img/s (recall {r['found']}/{r['total']}) vs "
+                  f"Presidio {p['n'] / p['wall']:.2f} img/s (recall {p['found']}/{p['total']}, PHI boxes "
+                  f"{p['phi'][0]}/{p['phi'][1]}), both with model loading: {ratio:.2f}x")
 
 
 def timed(fn):

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 #: 5: a one-pass frame's faint multi-glyph lines are detected again in a contrast-stretched mosaic.
 #: 6: a detector box that a candidate line runs on past is detected again over the line's columns.
 #: 7: a downscaled mosaic crop the detector found nothing in is detected again at 1.6x its scale.
+#: 8: a faint candidate line goes to the stretched mosaic unless a line that itself qualifies covers it.
 DETECT_VERSION = 8
 STRATEGIES = ("fast", "full")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
