@@ -184,8 +184,9 @@ class LoadedImage:
         applied) or ``(F, H, W, 3)`` RGB.
     views : tuple of (str, np.ndarray)
         Further ``uint8`` views of the stored values, shaped like ``display`` (``range``: each frame's
-        min-max; ``robust``: percentile stretch), present where they differ from ``display``. OCR,
-        redaction and the residual check look at all of them (:meth:`ocr_views`).
+        min-max; ``robust``: percentile stretch; ``above-window`` / ``below-window``: the values a
+        linear window clips, see :func:`ufmclean.io.display.grey_views`), present where they differ
+        from ``display``. OCR, redaction and the residual check look at all of them (:meth:`ocr_views`).
     photometric : str
         Photometric interpretation of ``raw`` (``MONOCHROME1``, ``MONOCHROME2``, ``RGB``, ...).
     overlays : tuple[OverlayPlane, ...]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dicom_display", "dicom_views", "grey_views", "minmax_uint8", "rgb_to_uint8"]
+__all__ = ["HIDDEN_VIEWS", "dicom_display", "dicom_views", "display_is_redundant", "grey_views", "linear_window", "minmax_uint8", "rgb_to_uint8"]
 
 #: Fraction of pixels at one end of the windowed range above which the window is called stale.
 CLIPPED_FRACTION = 0.98
@@ -22,6 +22,14 @@ ROBUST_PERCENTILES = (0.5, 99.5)
 #: The ``robust`` view is added when those percentiles span less than this share of the frame's
 #: min-max range (a few outlier pixels then squeeze the data, and its text, into a few grey levels).
 ROBUST_SHARE = 0.5
+#: Views of the values a linear window clips (:func:`grey_views`): flat where the window shows the
+#: data, so text is read only in their non-flat parts.
+HIDDEN_VIEWS = ("above-window", "below-window")
+#: Largest deviation (grey levels) of a display from a fitted line that still counts as a linear
+#: window (rounding alone gives 0.5).
+LINEAR_TOLERANCE = 1.0
+#: Fewer clipped pixels than this cannot hold a glyph and its background: no hidden view for them.
+MIN_HIDDEN_PIXELS = 16
 
 
 def minmax_uint8(arr: np.ndarray) -> np.ndarray:
@@ -151,19 +159,70 @@ def dicom_display(ds: Any, raw: np.ndarray, photometric: str) -> tuple[np.ndarra
     return display, tuple(notes)
 
 
+def linear_window(values: np.ndarray, display: np.ndarray) -> tuple[float, float] | None:
+    """The value range ``(lo, hi)`` that ``display`` maps linearly onto 0..255, or None.
+
+    ``values``: one frame's real values ``(H, W)``; ``display``: its uint8 view ``(H, W)`` with text
+    polarity as stored (not inverted). A linear VOI window (or a min-max) gives ``display =
+    rint(255 (v - lo) / (hi - lo))`` clipped to 0..255: fitted on the pixels it does not clip, within
+    rounding. ``None`` when too few pixels are unclipped or the mapping is not such a line (a
+    sigmoid VOI function, a VOI LUT table): then nothing is assumed about the window.
+    """
+    f = np.asarray(values, dtype=np.float64).ravel()
+    d = np.asarray(display).ravel()
+    step = max(1, f.size // 250_000)
+    f, d = f[::step], d[::step].astype(np.float64)
+    inside = (d > 0) & (d < 255)
+    if int(inside.sum()) < 64:
+        return None
+    f, d = f[inside], d[inside]
+    f_mean = float(f.mean())
+    spread = float(((f - f_mean) ** 2).sum())
+    if spread <= 0:
+        return None
+    gain = float(((f - f_mean) * (d - d.mean())).sum()) / spread
+    if gain <= 0:
+        return None
+    offset = float(d.mean()) - gain * f_mean
+    if float(np.abs(d - (gain * f + offset)).max()) > LINEAR_TOLERANCE:
+        return None
+    return (-offset / gain, (255.0 - offset) / gain)
+
+
+def display_is_redundant(display: np.ndarray, ranged: np.ndarray) -> bool:
+    """True when one frame's ``display`` (uint8 ``(H, W)``) shows nothing its ``range`` view (the same
+    frame's min-max, uint8) does not show at least as clearly.
+
+    That is the case when ``display`` is a linear window of it (:func:`linear_window`) at most as
+    steep: a stale window wider than the data (the issue-17 reproduction: 8-bit values under a
+    12-bit window render at 0-41) only lowers the contrast, and what it clips the range view shows.
+    Reading such a display as well costs a whole read and finds nothing more.
+    """
+    window = linear_window(ranged, display)
+    return window is not None and window[1] - window[0] >= 255.0 - LINEAR_TOLERANCE
+
+
 def grey_views(
     values: np.ndarray, display: np.ndarray, *, invert: bool = False
 ) -> tuple[tuple[str, np.ndarray], ...]:
     """Extra OCR views of grey pixel ``values`` beside the clinical ``display``.
 
-    A model trains on the stored values, so text must be read in them whatever a window shows:
+    A model trains on the stored values, so text must be read in them whatever a window shows.
+    Per frame:
 
-    - ``range``: each frame's own min-max of ``values`` (text hidden by a stale or narrow VOI
-      window, or 8-bit data in a 12/16-bit word, is at full contrast here);
+    - where ``display`` is a linear window narrower than the frame's values (:func:`linear_window`),
+      it already shows every unclipped pixel with more contrast than the min-max would, so only
+      what it clips can hide text: ``above-window`` shows the values above the window, ``below-window``
+      those below, each at the window's own contrast (or the min-max's, where the clipped values
+      span more than one window width), everything else flat. Text is read in them only where they
+      are not flat (:data:`HIDDEN_VIEWS`, :func:`ufmclean.detect.text.text_findings`);
+    - otherwise (a window wider than the data, a non-linear VOI function): ``range``, the frame's own
+      min-max (text hidden by a stale window, or 8-bit data in a 12/16-bit word, is at full contrast);
     - ``robust``: each frame stretched between its 0.5th and 99.5th percentile, only where those span
       less than half the min-max range (outlier pixels squeeze the rest into a few grey levels).
 
-    A view identical to ``display`` or to an earlier view is not repeated.
+    A frame that does not need a view is flat in it (``below-window``: 255, else 0; inverted for MONOCHROME1); a view identical to ``display`` or to an
+    earlier view, or flat in every frame, is not returned.
 
     Parameters
     ----------
@@ -182,25 +241,42 @@ def grey_views(
     v = np.asarray(values)
     if v.ndim != 3 or display.shape != v.shape:
         raise ValueError(f"values {v.shape} and display {display.shape} must both be (F, H, W)")
-    ranged = np.empty(v.shape, np.uint8)
+    ranged = np.zeros(v.shape, np.uint8)
     robust = np.empty(v.shape, np.uint8)
-    squeezed = False
+    above = np.zeros(v.shape, np.uint8)
+    below = np.full(v.shape, 255, np.uint8)
+    wanted = {"range": False, "robust": False, "above-window": False, "below-window": False}
     for i, frame in enumerate(v):
         f = np.asarray(frame, dtype=np.float32)
         lo, hi = float(f.min()), float(f.max())
-        ranged[i] = _range_uint8(f, lo, hi)
+        full = _range_uint8(f, lo, hi)
+        shown = 255 - display[i] if invert else display[i]
+        window = linear_window(f, shown) if not np.array_equal(full, shown) else None
+        if window is not None and window[1] - window[0] < hi - lo:
+            w_lo, w_hi = window
+            width = w_hi - w_lo
+            # Values the window clips, each side at the window's contrast (at least the min-max's).
+            if hi > w_hi and int(np.count_nonzero(f > w_hi)) >= MIN_HIDDEN_PIXELS:
+                above[i] = _range_uint8(f, w_hi, w_hi + max(width, hi - w_hi))
+                wanted["above-window"] = True
+            if lo < w_lo and int(np.count_nonzero(f < w_lo)) >= MIN_HIDDEN_PIXELS:
+                below[i] = _range_uint8(f, w_lo - max(width, w_lo - lo), w_lo)
+                wanted["below-window"] = True
+        else:
+            ranged[i] = full
+            wanted["range"] = wanted["range"] or not np.array_equal(full, shown)
         sample = f.ravel()[:: max(1, f.size // 250_000)]
         p_lo, p_hi = (float(x) for x in np.percentile(sample, ROBUST_PERCENTILES))
         if hi > lo and p_hi > p_lo and (p_hi - p_lo) < ROBUST_SHARE * (hi - lo):
-            squeezed = True
+            wanted["robust"] = True
             robust[i] = _range_uint8(f, p_lo, p_hi)
         else:
-            robust[i] = ranged[i]
+            robust[i] = full
     out: list[tuple[str, np.ndarray]] = []
-    for name, view, wanted in (("range", ranged, True), ("robust", robust, squeezed)):
+    for name, view in (("range", ranged), ("robust", robust), ("above-window", above), ("below-window", below)):
         if invert:
             view = 255 - view
-        if wanted and not np.array_equal(view, display) and not any(np.array_equal(view, o) for _, o in out):
+        if wanted[name] and not np.array_equal(view, display) and not any(np.array_equal(view, o) for _, o in out):
             out.append((name, view))
     return tuple(out)
 

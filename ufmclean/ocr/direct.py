@@ -124,7 +124,7 @@ def collinear_runs(lines: list[BBox], *, max_height: int = 32, max_gap: float = 
 
 def direct_candidates(
     grey: np.ndarray, lines: list[BBox], boxes: list[BBox], *, settings: CandidateSettings | None = None,
-    max_height: int = 32, patches: list[BBox] | None = None,
+    max_height: int = 32, patches: list[BBox] | None = None, fragments: list[BBox] | None = None,
 ) -> list[BBox]:
     """Candidate boxes of ``grey`` (uint8 ``(H, W)``) that go to the recogniser without a detector box.
 
@@ -135,7 +135,7 @@ def direct_candidates(
     candidates are bone and device edges) and :func:`collinear_runs` of uncovered lines, padded by
     a third of their height (the recogniser reads a lone 9-12 px letter far better with context),
     :func:`label_patches` (``patches``, when the caller has them already) and
-    :func:`fragment_letters`. Callers hold their reads to a stricter confidence.
+    :func:`fragment_letters` (``fragments``, likewise). Callers hold their reads to a stricter confidence.
     """
     s = settings or CandidateSettings()
     h, w = grey.shape
@@ -146,5 +146,5 @@ def direct_candidates(
     # Checked against detector boxes only: a padded direct line over a label may read as nothing.
     found = label_patches(grey, settings=s) if patches is None else patches
     direct += [p.pad(1, height=h, width=w) for p in uncovered(found, boxes)]
-    direct += uncovered(fragment_letters(grey, settings=s), boxes)
+    direct += uncovered(fragment_letters(grey, settings=s) if fragments is None else fragments, boxes)
     return direct

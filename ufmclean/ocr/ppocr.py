@@ -244,6 +244,10 @@ class TextRecognizer:
         interp = cv2.INTER_AREA if patch.shape[0] > self.height else cv2.INTER_CUBIC
         return cv2.resize(patch, (width, self.height), interpolation=interp)
 
+    def forget(self) -> None:
+        """Drop every remembered read (a benchmark that times reads must not time reuse)."""
+        self._memo.clear()
+
     def recognize(self, grey: np.ndarray, boxes: list[BBox]) -> list[tuple[str, float]]:
         """Text and mean character confidence for each box of ``grey`` (uint8 ``(H, W)``).
 

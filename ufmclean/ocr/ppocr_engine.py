@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from ufmclean.ocr.base import TextRegion, check_image
-from ufmclean.ocr.direct import direct_candidates, label_patches
+from ufmclean.ocr.direct import direct_candidates, fragment_letters, label_patches
 from ufmclean.ocr.fast import (
     CandidateSettings,
     cut_short,
@@ -196,9 +196,52 @@ class PpOcrEngine:
         grey = check_image(image)
         patches = label_patches(grey, settings=self.candidates)
         boxes, direct = self.detect_boxes(grey, patches=patches)
-        every = boxes + direct
-        if not every and not patches:
+        if not boxes and not direct and not patches:
             return []
+        out = self._recognised(grey, boxes, direct)
+        return out + self._read_patches(grey, patches, out)
+
+    def read_regions(self, image: np.ndarray, regions: list[BBox], *, known: list[BBox] | None = None) -> list[TextRegion]:
+        """Read only the text inside ``regions`` (boxes in ``image``'s pixels), with no whole-frame pass.
+
+        For views that are flat outside a few regions (the values a window clips,
+        :data:`ufmclean.io.display.HIDDEN_VIEWS`): each region's candidate lines (also the fainter
+        multi-glyph ones), label patches and letter fragments are found in its crop, and all of them
+        are detected in one mosaic and recognised together, as the fine pass of :meth:`read` does. A
+        region too busy for candidates is read whole (:meth:`read` on its crop). ``known``: boxes of
+        text already read there (in another view); candidate lines they cover are not read again.
+        ``image``: uint8 ``(H, W)`` or ``(H, W, 3)``; returned boxes in its pixel coordinates.
+        """
+        grey = check_image(image)
+        h, w = grey.shape
+        lines: list[BBox] = []
+        patches: list[BBox] = []
+        fragments: list[BBox] = []
+        out: list[TextRegion] = []
+        for region in (r.clip(h, w) for r in regions):
+            if region.area == 0:
+                continue
+            crop = np.ascontiguousarray(grey[region.slices])
+            found = text_lines(crop, settings=self.candidates)
+            if found is None:
+                out += [TextRegion(_moved(t.bbox, region), t.text, t.confidence) for t in self.read(crop)]
+                continue
+            faint = text_lines(crop, settings=self.fine_candidates) or []
+            found += [f for f in faint if f.width >= 3 * f.height and not is_found(f, found)]
+            lines += uncovered([_moved(b, region) for b in found], known or [])
+            patches += [_moved(b, region) for b in label_patches(crop, settings=self.candidates)]
+            fragments += [_moved(b, region) for b in fragment_letters(crop, settings=self.candidates)]
+        if not lines and not patches and not fragments:
+            return out
+        boxes = self._margined(self._in_mosaic(grey, lines), h, w) if lines else []
+        direct = direct_candidates(grey, lines, boxes, settings=self.candidates, max_height=self.direct_max_height,
+                                   patches=patches, fragments=fragments)
+        read = self._recognised(grey, boxes, direct)
+        return out + read + self._read_patches(grey, patches, read)
+
+    def _recognised(self, grey: np.ndarray, boxes: list[BBox], direct: list[BBox]) -> list[TextRegion]:
+        """Recognised text of detector ``boxes`` and ``direct`` candidates of ``grey``, each held to its floor."""
+        every = boxes + direct
         reads = self.recognizer.recognize(grey, every) if every else []
         out = []
         for i, (box, (text, conf)) in enumerate(zip(every, reads)):
@@ -206,7 +249,7 @@ class PpOcrEngine:
             floor = self.min_confidence if i < len(boxes) else self.direct_min_confidence
             if text and conf >= floor:
                 out.append(TextRegion(box, text, conf))
-        return out + self._read_patches(grey, patches, out)
+        return out
 
     def _read_patches(self, grey: np.ndarray, patches: list[BBox], read: list[TextRegion]) -> list[TextRegion]:
         """Each dark-on-light label patch read on its own, framed by its own edge.
@@ -229,6 +272,11 @@ class PpOcrEngine:
                 continue
             out.append(TextRegion(p, text, conf))
         return out
+
+
+def _moved(box: BBox, region: BBox) -> BBox:
+    """``box`` in the coordinates of ``region``'s crop, moved to the frame's."""
+    return BBox(box.x0 + region.x0, box.y0 + region.y0, box.x1 + region.x0, box.y1 + region.y0)
 
 
 def latin_digits(text: str) -> str:
