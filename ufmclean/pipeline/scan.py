@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 #: 6: a detector box that a candidate line runs on past is detected again over the line's columns.
 #: 7: a downscaled mosaic crop the detector found nothing in is detected again at 1.6x its scale.
 #: 8: a faint candidate line goes to the stretched mosaic unless a line that itself qualifies covers it.
-DETECT_VERSION = 8
+#: 9: a linear window narrower than the data gets above-/below-window views read in their regions only;
+#:    a display that is a flatter line of the range view is not read.
+DETECT_VERSION = 9
 STRATEGIES = ("fast", "full")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
 _DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")
