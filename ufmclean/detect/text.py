@@ -32,16 +32,15 @@ def hidden_regions(frame: np.ndarray, *, cell: int = REGION_CELL) -> list[BBox]:
     """
     import cv2
 
-    grey = frame[..., 0] if frame.ndim == 3 else frame
-    flat = int(np.bincount(grey.ravel(), minlength=256).argmax())
-    active = grey != flat
-    if not active.any():
-        return []
+    grey = np.ascontiguousarray(frame[..., 0] if frame.ndim == 3 else frame)
+    flat = int(cv2.calcHist([grey], [0], None, [256], [0, 256]).argmax())
     h, w = grey.shape
     gh, gw = -(-h // cell), -(-w // cell)
-    padded = np.zeros((gh * cell, gw * cell), np.int32)
-    padded[:h, :w] = active
-    counts = padded.reshape(gh, cell, gw, cell).sum(axis=(1, 3))
+    padded = np.zeros((gh * cell, gw * cell), np.uint8)
+    np.not_equal(grey, flat, out=padded[:h, :w].view(bool))
+    counts = padded.reshape(gh, cell, gw, cell).sum(axis=(1, 3), dtype=np.int32)
+    if not counts.any():
+        return []
     n, labels, stats, _ = cv2.connectedComponentsWithStats((counts > 0).astype(np.uint8), connectivity=8)
     sums = np.bincount(labels.ravel(), weights=counts.ravel(), minlength=n)
     boxes = [BBox(int(x - 1) * cell, int(y - 1) * cell, int(x + bw + 1) * cell, int(y + bh + 1) * cell).clip(h, w)

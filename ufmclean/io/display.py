@@ -48,10 +48,18 @@ def minmax_uint8(arr: np.ndarray) -> np.ndarray:
 
 
 def _range_uint8(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    a = np.asarray(arr, dtype=np.float64)
+    """``arr`` mapped linearly from ``lo..hi`` onto 0..255, clipped; float32 input stays float32 (the
+    views of one frame are several full-frame passes: half the memory traffic of float64)."""
+    a = np.asarray(arr)
+    if a.dtype != np.float32:
+        a = a.astype(np.float64)
     if hi <= lo:
         return minmax_uint8(a)
-    return np.clip(np.rint((a - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+    out = a - a.dtype.type(lo)
+    out *= a.dtype.type(255.0 / (hi - lo))
+    np.rint(out, out=out)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
 
 
 def rgb_to_uint8(arr: np.ndarray, *, bits_stored: int | None = None) -> np.ndarray:
@@ -249,7 +257,8 @@ def grey_views(
     for i, frame in enumerate(v):
         f = np.asarray(frame, dtype=np.float32)
         lo, hi = float(f.min()), float(f.max())
-        full = _range_uint8(f, lo, hi)
+        # In float64 like the display's own min-max, so the two compare equal where they are the same view.
+        full = _range_uint8(np.asarray(frame, dtype=np.float64), lo, hi)
         shown = 255 - display[i] if invert else display[i]
         window = linear_window(f, shown) if not np.array_equal(full, shown) else None
         if window is not None and window[1] - window[0] < hi - lo:

@@ -95,6 +95,10 @@ class PpOcrEngine:
         self.box_margin = 0.2
         self.fine_below = 24  # detector px: coarse boxes of smaller text are detected again at their scale
         self.shrunk_retry = 1.6  # scale factor of the second try of a downscaled crop the mosaic found nothing in
+        # read_regions: a region this share of the frame or more is read like a frame, whose coarse pass
+        # finds text too big for the candidates (bench/views.py monochrome1, a bone window clipping most
+        # of the frame: 0.22 CPU-s/img all views either way).
+        self.whole_region = 0.25
         self.candidates = candidates or CandidateSettings()
         # The fine pass's own candidates: fainter strokes count (they are only detected, not read as
         # they are); small glyphs only (the two smaller top-hats): bigger text survives the coarse pass.
@@ -208,7 +212,10 @@ class PpOcrEngine:
         :data:`ufmclean.io.display.HIDDEN_VIEWS`): each region's candidate lines (also the fainter
         multi-glyph ones), label patches and letter fragments are found in its crop, and all of them
         are detected in one mosaic and recognised together, as the fine pass of :meth:`read` does. A
-        region too busy for candidates is read whole (:meth:`read` on its crop). ``known``: boxes of
+        region whose grey levels span less than the fainter candidates' contrast is skipped (nothing
+        there can become a candidate); one too busy for candidates, or covering ``whole_region`` of the
+        frame or more, is read whole (:meth:`read` on its crop: its coarse pass boxes the big text
+        and leaves fewer lines to the mosaic). ``known``: boxes of
         text already read there (in another view); candidate lines they cover are not read again.
         ``image``: uint8 ``(H, W)`` or ``(H, W, 3)``; returned boxes in its pixel coordinates.
         """
@@ -222,7 +229,9 @@ class PpOcrEngine:
             if region.area == 0:
                 continue
             crop = np.ascontiguousarray(grey[region.slices])
-            found = text_lines(crop, settings=self.candidates)
+            if int(crop.max()) - int(crop.min()) < self.fine_candidates.min_contrast:
+                continue  # no stroke, label or fragment can reach the candidates' contrast here
+            found = None if region.area >= self.whole_region * h * w else text_lines(crop, settings=self.candidates)
             if found is None:
                 out += [TextRegion(_moved(t.bbox, region), t.text, t.confidence) for t in self.read(crop)]
                 continue

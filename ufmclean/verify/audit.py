@@ -24,7 +24,7 @@ sanitiser), hard carriers made the audit detect single copies before sanitising 
 (1 of 10 after; 4 of 7 with 3 probe seeds), not reliably enough to justify training a reference probe at
 canary time.
 
-Stored in ``canary.json`` under ``"audit"``: ``{"version", "n", "seed", "canaries": [{"id", "text",
+Stored in ``canary.json`` under ``"audit"``: ``{"version", "n", "seed", "canaries": [{"id", "text" (null for patches),
 "inserted", "relpath" (null when not inserted), "class", "box_frac", "patch_png", "mask_png"}]}``.
 The strings are synthetic, but they look like PHI: they stay in canary.json and never reach logs,
 verify.json or reports (those carry the ids ``a000``... only).
@@ -58,10 +58,12 @@ class AuditCanary:
     spec: CanarySpec
 
 
-def text_stream(*, seed: int, exclude: tuple[str, ...] = ()) -> Iterator[str]:
+def text_stream(*, seed: int, exclude: tuple[str, ...] = (), labelled: bool = True) -> Iterator[str]:
     """Endless distinct random fake names / IDs, upper case (``"DOE, JANE"``, ``"JANE DOE"``,
     ``"MRN 1234567"``, ``"ID 12345678"``), none equal to a string in ``exclude``. Deterministic in
-    ``seed`` (and Faker's version)."""
+    ``seed`` (and Faker's version). ``labelled=False`` drops the IDs' ``"MRN "`` / ``"ID "`` labels (bare
+    numbers): a sanitiser rightly keeps such a label word, which then stays behind as a one-copy
+    feature of the canary's carrier; the draws are otherwise the same."""
     from faker import Faker
 
     fake = Faker("en_US")
@@ -78,6 +80,8 @@ def text_stream(*, seed: int, exclude: tuple[str, ...] = ()) -> Iterator[str]:
             t = f"MRN {int(rng.integers(10**6, 10**7))}"
         else:
             t = f"ID {int(rng.integers(10**7, 10**8))}"
+        if not labelled:
+            t = t.split(" ", 1)[1] if kind >= 2 else t
         t = t.upper()
         if t not in seen:
             seen.add(t)
@@ -106,7 +110,8 @@ def _unpng(s: str) -> np.ndarray:
 def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], seed: int, label: str | None = None,
                height_px: int, image_hw: tuple[int, int], exclude_texts: tuple[str, ...] = (),
                split_seed: int = 0, eval_fraction: float = 0.2,
-               carrier_pool: set[str] | None = None) -> tuple[list[AuditCanary], list[str]]:
+               carrier_pool: set[str] | None = None, wrap: bool = False,
+               kind: str = "text") -> tuple[list[AuditCanary], list[str | None]]:
     """Plan ``2 n`` audit canaries (``n`` inserted, ``n`` controls) over ``items`` (see the module doc);
     returns them and their strings (same order; the strings are only for canary.json).
 
@@ -114,8 +119,16 @@ def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], seed: i
     image); places are fractions of the image, so they scale to files of other sizes. ``label`` restricts
     the carriers to one class (default: every class, balanced). ``carrier_pool`` restricts the carriers to
     these relpaths (e.g. the training images a reference probe finds hardest); inserted and never-inserted
-    canaries are still drawn from the same pool at random, so the controls stay exact.
+    canaries are still drawn from the same pool at random, so the controls stay exact. ``wrap`` sets a
+    text too wide for one line on two (:func:`ufmclean.verify.canary.render_text`'s ``max_width``), for
+    heights at which few strings fit one line; texts that fit neither way are skipped, for inserted and
+    never-inserted canaries alike. ``kind="bare"``: the IDs without their label word (:func:`text_stream`'s
+    ``labelled``). ``kind="patch"`` makes them non-text canaries instead: each a random
+    black-and-white grid (:func:`random_grid`, cells ``height_px // 2`` wide), drawn opaque; their strings
+    are ``None``.
     """
+    if kind not in ("text", "bare", "patch"):
+        raise UsageError(f"audit canary kind must be 'text', 'bare' or 'patch', got {kind!r}")
     if n < 1:
         raise UsageError(f"--audit must be >= 1, got {n}")
     side = split_items(items, seed=split_seed, eval_fraction=eval_fraction)
@@ -139,14 +152,20 @@ def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], seed: i
     order = rng.permutation(len(carriers))  # ids in random order, independent of class and insertion
     carriers, inserted = [carriers[i] for i in order], np.asarray(inserted_l, bool)[order]
     H, W = image_hw
-    texts: list[str] = []
+    texts: list[str | None] = []
     patches: list[tuple[np.ndarray, np.ndarray]] = []
-    for tries, t in enumerate(text_stream(seed=seed, exclude=exclude_texts)):
+    if kind == "patch":
+        grng = np.random.default_rng([seed, 0xA0D2])
+        patches = [random_grid(max(1, height_px // 2), grng) for _ in range(2 * n)]
+        texts = [None] * (2 * n)
+        if max(patches[0][0].shape[1] / W, patches[0][0].shape[0] / H) > 1 - 2 * MARGIN:
+            raise UsageError("the audit patches do not fit the images at this --height; lower --height")
+    for tries, t in enumerate(text_stream(seed=seed, exclude=exclude_texts, labelled=kind != "bare")):
         if len(patches) == 2 * n:
             break
         if tries > 20 * n + 100:
             raise UsageError("the audit canaries do not fit the images at this --height; lower --height")
-        p, m = render_text(t, height=height_px)
+        p, m = render_text(t, height=height_px, max_width=int((1 - 2 * MARGIN) * W) if wrap else None)
         if max(p.shape[1] / W, p.shape[0] / H) <= 1 - 2 * MARGIN:  # same rule for all
             texts.append(t)
             patches.append((p, m))
@@ -160,7 +179,19 @@ def plan_audit(items: list[Item], *, n: int, exclude_relpaths: set[str], seed: i
     return out, texts
 
 
-def audit_json(canaries: list[AuditCanary], texts: list[str], *, seed: int) -> dict:
+def random_grid(cell: int, rng: np.random.Generator, *, rows: int = 4, cols: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """A non-text audit canary: patch ``(rows * cell, cols * cell)`` uint8 of random black (0) and white
+    (255) cells, between a third and two thirds of them white, and an all-true mask (drawn opaque, so the
+    black cells are part of it)."""
+    while True:
+        bits = rng.random((rows, cols)) < 0.5
+        if rows * cols / 3 <= bits.sum() <= 2 * rows * cols / 3:
+            break
+    patch = np.kron(bits.astype(np.uint8) * 255, np.ones((cell, cell), np.uint8))
+    return patch, np.ones(patch.shape, bool)
+
+
+def audit_json(canaries: list[AuditCanary], texts: list[str | None], *, seed: int) -> dict:
     """The ``"audit"`` object of canary.json for ``canaries`` and their ``texts`` (same order)."""
     rows = []
     for c, t in zip(canaries, texts):

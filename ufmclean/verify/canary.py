@@ -61,10 +61,14 @@ class CanarySpec:
         return p, m
 
 
-def render_text(text: str, *, height: int, thickness: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def render_text(text: str, *, height: int, thickness: int | None = None,
+                max_width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Render ``text`` as white strokes: patch ``(h, w)`` uint8 (255 on strokes) and stroke mask ``(h, w)``.
 
-    ``height`` is the glyph height in pixels; a 2-pixel margin is kept around the strokes.
+    ``height`` is the glyph height in pixels; a 2-pixel margin is kept around the strokes. With
+    ``max_width`` (pixels), a text wider than that on one line is broken at the space that best balances
+    two lines, left-aligned one above the other (as a name over an ID on a burned-in label); the result
+    may still be wider when a word alone is (callers check the fit). Without it, always one line.
     """
     import cv2
 
@@ -72,6 +76,26 @@ def render_text(text: str, *, height: int, thickness: int | None = None) -> tupl
         raise UsageError("canary text is empty; pass --text with a few characters")
     if height < 5:
         raise UsageError(f"canary height must be >= 5 pixels, got {height}")
+    canvas, mask = _render_line(text, height=height, thickness=thickness)
+    words = text.split(" ")
+    if max_width is None or canvas.shape[1] <= max_width or len(words) < 2:
+        return canvas, mask
+    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    top, bottom = min(splits, key=lambda ab: max(cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, height / 22.0, 1)[0][0]
+                                                for s in ab))
+    lines = [_render_line(t, height=height, thickness=thickness) for t in (top, bottom)]
+    w = max(c.shape[1] for c, _ in lines)
+    gap = max(1, height // 4)
+    pc = [np.pad(c, ((0, 0), (0, w - c.shape[1]))) for c, _ in lines]
+    pm = [np.pad(m, ((0, 0), (0, w - m.shape[1]))) for _, m in lines]
+    zc, zm = np.zeros((gap, w), np.uint8), np.zeros((gap, w), bool)
+    return np.vstack([pc[0], zc, pc[1]]), np.vstack([pm[0], zm, pm[1]])
+
+
+def _render_line(text: str, *, height: int, thickness: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """One line of :func:`render_text`."""
+    import cv2
+
     font = cv2.FONT_HERSHEY_SIMPLEX
     scale = height / 22.0
     th = thickness or max(1, int(round(height / 8)))
@@ -158,6 +182,9 @@ def make_canary(
     eval_fraction: float = 0.2,
     audit: int = 0,
     audit_pool: set[str] | None = None,
+    audit_height_frac: float | None = None,
+    audit_kind: str = "text",
+    wrap: bool = False,
 ) -> dict:
     """Copy ``input_dir`` to ``out_dir`` with the canary stamped into ``k`` training images; returns a small
     summary ``{"k", "class", "n_files_copied", "n_audit", "canary_json"}``.
@@ -165,7 +192,15 @@ def make_canary(
     ``audit`` N > 0 adds the one-run audit (:mod:`ufmclean.verify.audit`): N random fake names / IDs,
     each stamped into one other training image (balanced over all classes, whatever ``label`` is), and
     N more recorded in ``canary.json`` but never inserted; ``audit_pool`` restricts their carriers to those
-    relpaths (see :func:`ufmclean.verify.audit.plan_audit`).
+    relpaths (see :func:`ufmclean.verify.audit.plan_audit`). ``audit_height_frac`` is the audit canaries'
+    glyph height as a fraction of the image height (default: ``height_frac``). The named canary's test is
+    calibrated by the never-inserted audit canaries pasted at its window, so it is only calibrated when
+    both heights are the same. ``audit_kind``: ``"text"`` (names and labelled IDs, ``"MRN 1234567"``),
+    ``"bare"`` (the IDs without their label word, which a sanitiser rightly keeps), or ``"patch"``
+    (random black-and-white grids instead of text, cells half the audit height; see
+    :func:`ufmclean.verify.audit.random_grid`). ``wrap``: a text (named or audit) too wide for one line is
+    set on two (:func:`render_text`'s ``max_width``: the rest of the image's width for the named canary,
+    the central 90% for audit canaries); at twice the default height few names fit one line.
 
     ``box_frac`` is the canary's top-left corner as fractions of (width, height); ``height_frac`` its
     height as a fraction of the image height. The canary is drawn white over the image through its
@@ -192,7 +227,8 @@ def make_canary(
             raise UsageError(f"--patch {Path(patch_png).name} is not a readable image")
         patch, mask = pimg, pimg > 0
     else:
-        patch, mask = render_text(text or "", height=max(5, int(round(height_frac * H0))))
+        patch, mask = render_text(text or "", height=max(5, int(round(height_frac * H0))),
+                                  max_width=int((1 - box_frac[0]) * W0) if wrap else None)
     h, w = patch.shape
     fx0, fy0 = box_frac
     frac = (fx0, fy0, fx0 + w / W0, fy0 + h / H0)
@@ -200,14 +236,16 @@ def make_canary(
         raise UsageError("the canary does not fit in the image at that place; shorten --text or move it")
     spec = CanarySpec(patch, mask, frac, (), chosen[0].label, k)
     planned: list[AuditCanary] = []
-    texts: list[str] = []
+    texts: list[str | None] = []
     if audit:
         from ufmclean.verify.audit import plan_audit
 
+        ahf = height_frac if audit_height_frac is None else audit_height_frac
         planned, texts = plan_audit(items, n=audit, exclude_relpaths={it.relpath for it in chosen},
-                                    seed=seed, height_px=max(5, int(round(height_frac * H0))), image_hw=(H0, W0),
+                                    seed=seed, height_px=max(5, int(round(ahf * H0))), image_hw=(H0, W0),
                                     exclude_texts=(text,) if text else (), split_seed=split_seed,
-                                    eval_fraction=eval_fraction, carrier_pool=audit_pool)
+                                    eval_fraction=eval_fraction, carrier_pool=audit_pool,
+                                    wrap=wrap, kind=audit_kind)
     files = []
     n = 0
     for p in sorted(src.rglob("*")):
