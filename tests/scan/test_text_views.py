@@ -95,3 +95,21 @@ def test_a_display_the_range_view_shows_more_clearly_is_not_read():
     found = text_findings(_image(dark, (("range", full),)), engine)
     assert [(f.text, f.view) for f in found] == [("DOE JOHN", "range")]
     assert engine.calls == 1  # the display frame was not read
+
+
+def test_a_whole_line_read_in_a_later_view_is_kept_when_the_display_read_only_half_of_it():
+    from ufmclean.ocr.base import TextRegion
+
+    class _Reads:
+        """The display shows the left half of a line (the rest is on bone the window clips)."""
+
+        def read(self, image):
+            if int(image[20, 60]) == 255:  # the clipped-values view: the whole line
+                return [TextRegion(BBox(4, 16, 90, 26), "DOE JANE 1961-07-04", 0.9)]
+            return [TextRegion(BBox(4, 16, 50, 26), "DOE JANE 19", 0.9)]
+
+    display = np.zeros((1, 48, 96), np.uint8)
+    view = np.zeros_like(display)
+    view[0, 20, 4:90] = 255
+    found = text_findings(_image(display, (("range", view),)), _Reads())
+    assert [(f.text, f.view) for f in found] == [("DOE JANE 19", "display"), ("DOE JANE 1961-07-04", "range")]

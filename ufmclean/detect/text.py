@@ -16,6 +16,11 @@ def _finding_id(image_id: str, frame: int, index: int) -> str:
     return hashlib.sha1(f"{image_id}:text:{frame}:{index}".encode()).hexdigest()[:16]
 
 
+#: A region read in a later view is dropped only when the regions kept before cover this much of it:
+#: a name whose left half sits on tissue the window shows and whose right half on bone it clips is
+#: read as its left half in the display and whole in the clipped values; at a half, the whole-line
+#: read was dropped and '61-07-' of its date stayed legible after sanitising (bench/views_residual.py).
+LATER_VIEW_COVER = 0.9
 #: Side (px) of the cells in which :func:`hidden_regions` looks for non-flat pixels.
 REGION_CELL = 16
 #: Fewer non-flat pixels than this in a region cannot hold a glyph and its background.
@@ -98,7 +103,7 @@ def text_findings(image: LoadedImage, engine: OcrEngine, *, min_confidence: floa
     (:data:`~ufmclean.io.display.HIDDEN_VIEWS`) is read only where it is not flat (:func:`read_hidden`);
     a display frame that the ``range`` view shows at least as clearly
     (:func:`~ufmclean.io.display.display_is_redundant`) is not read. A region read in a later view is added when the regions
-    already kept for that frame cover less than half of its box (:func:`~ufmclean.ocr.recall.is_found`),
+    already kept for that frame cover less than ``LATER_VIEW_COVER`` of its box (:func:`~ufmclean.ocr.recall.is_found`),
     and its Finding names the view. Frames with identical pixels in a view (cine loops often repeat)
     are read once and their regions reported on every such frame, so redaction covers all of them.
     Boxes are in the frame's original pixel coordinates. ``phi_type`` is set from the text and the
@@ -140,7 +145,7 @@ def text_findings(image: LoadedImage, engine: OcrEngine, *, min_confidence: floa
             for region in read_by_hash[digest]:
                 if region.confidence < min_confidence or not region.text.strip():
                     continue
-                if name != "display" and is_found(region.bbox, boxes):
+                if name != "display" and is_found(region.bbox, boxes, min_cover=LATER_VIEW_COVER):
                     continue
                 mine.append((name, region))
     findings: list[Finding] = []

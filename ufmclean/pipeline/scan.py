@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 #: 8: a faint candidate line goes to the stretched mosaic unless a line that itself qualifies covers it.
 #: 9: a linear window narrower than the data gets above-/below-window views read in their regions only;
 #:    a display that is a flatter line of the range view is not read.
-DETECT_VERSION = 9
+#: 10: a region read in a later view is kept unless earlier regions cover 90 % of it (was 50 %).
+DETECT_VERSION = 10
 STRATEGIES = ("fast", "full")
 # Options that change what one batch detects; the rest (rarity, device, workers) do not touch parts.
 _DETECT_FIELDS = ("engine", "strategy", "max_pixels", "min_confidence", "markers")
