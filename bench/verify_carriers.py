@@ -15,7 +15,12 @@ with its canaried images (named + inserted audit canaries) cleaned by ``ufmclean
 default policy (``--after sanitize``: bench/verify_kermany.sanitized_after; the share of each inserted
 canary's strokes the sanitiser changed is reported). ``run_verify`` trains ``--seeds`` probes (seeds 0..)
 before/after; prints per draw the audit rank test, accuracy, the verdict and the wall time, then the
-summary (detected = audit one-sided Mann-Whitney p < ``--alpha``) and the recipe.
+summary (detected = audit one-sided Mann-Whitney p < ``--alpha``) and the recipe. The canaries' look:
+``--height`` (glyph height as a fraction of the image height, named and audit canaries; default 0.07),
+``--audit-height`` (the audit canaries' alone: then the named canary's test is not calibrated),
+``--wrap`` (a text too wide for one line on two), ``--audit-kind`` (``text``: names and labelled IDs
+"MRN 1234567"; ``bare``: the IDs without their label word; ``patch``: random black-and-white 4 x 6
+grids) and ``--named-at X Y`` (the named canary's top-left, default 0.45 0.85).
 
 Measured (600 train / 624 held-out, cnn width 8, 64², lr 3e-3 one-cycle, 1 probe seed, OMP 1 thread,
 nice 19 on 2 CPU cores shared with other sessions; the reference probe fits 98.8% of its training set):
@@ -118,6 +123,68 @@ Detected before in 3 of 5 (64², draws 0-4: 2 of 5), after in 1 of 5; mean AUROC
 draws; draw 2 after p = 0.035 with >= 89% of every inserted canary's strokes changed): whether the
 inpainted areas keep a trace a 128² probe can see is the next question, beside more draws.
 
+Larger canaries, 2026-12-05 (64², ``--audit 100 --train-n 1000 --after sanitize``, else the defaults as
+above; OMP 2 threads, nice 19, 2 cores shared with another session's benchmarks, so walls vary 55-240 s
+per draw). At 64² a 0.07 glyph is 4.5 px with 0.6 px strokes: the probe sees a faint smear. Screened on
+draws 0-3 (same carriers and insertions as the 0.07 table above, whose draws 0-3 gave AUROC 0.520 /
+0.520 / 0.585 / 0.574, 2 of 4 detected), the named canary kept at 0.07 and (0.45, 0.85):
+
+    audit canaries (glyph height)        AUROC before, draws 0-3       detected  AUROC after, draws 0-3      detected
+    text 0.14, wrapped                   0.604 0.586 0.632 0.673       4/4       0.539 0.492 0.534 0.606      1/4
+    patch 4 x 6 grid, cells 0.07         0.679 0.721 0.677 0.685       4/4       0.604 0.698 0.638 0.644      4/4
+    bare 0.14, wrapped                   0.645 0.667 0.608 0.650       4/4       0.503 0.488 0.458 0.553      0/4
+
+(commands: ``--audit-height 0.14 --wrap``, with ``--audit-kind patch`` / ``bare``; ``--out`` one per
+variant. The first run predates ``--wrap``: its code wrapped whenever the audit height exceeded the
+named canary's, the same canaries.) At 0.14 few strings fit one line (0 of 400 from the text stream),
+so they are set on two: a block about half the image's height and up to 0.9 of its width. Findings:
+- Size is a lever: 0.07 -> 0.14 raised the before-AUROC in 4 of 4 paired draws (mean 0.550 -> 0.624).
+- Labelled IDs leave their label behind: the sanitiser rightly keeps "MRN" (not PHI, and on 44-51
+  carriers per draw not rare; the 8-digit "ID" strings do not fit at 0.14), so a median 63% of such a
+  canary's strokes change (names: 97%) and the word stays as a one-copy feature at the canary's place on
+  its carrier. Split by kind, the after-AUROC of the MRN canaries (with their controls) was 0.523 / 0.556
+  / 0.606 / 0.624 against 0.564 / 0.430 / 0.482 / 0.541 for names (draw 3's after detection is
+  theirs). With bare numbers the sanitiser changes >= 85% of every inserted canary's strokes, and the
+  after side sits at chance.
+- Patches are memorised most (AUROC ~0.69) but are not text: the sanitiser removed >= 50% of only 20-30
+  of 100 inserted grids and left 45-52 untouched, so the after-probes still see them (4 of 4; verdict
+  not_mitigated, correctly). A probe-power check, not a mitigation test for a text sanitiser.
+- A named canary of another size than the audit canaries mis-calibrates its own test (its controls are
+  the never-inserted audit canaries at its window): with the named canary at 0.07 and the audit at 0.14
+  the named test ranked 0-4 among 100 controls after sanitising in 4 of 4 bare-screen draws (p =
+  0.01-0.05) and all 4 verdicts read not_mitigated. The 10-draw run gives it the same height (wrapped, at
+  (0.45, 0.45), where two lines fit).
+
+The must-show run: ``OMP_NUM_THREADS=2 nice -n 19 python bench/verify_carriers.py --audit 100 --train-n
+1000 --after sanitize --height 0.14 --wrap --named-at 0.45 0.45 --audit-kind bare --draws 10``
+(cnn width 8, 64², 30 epochs, lr 3e-3 one-cycle, batch 64, 1 probe seed per draw, hard carriers from
+the 101 highest-loss training images per class, reference probe seed 1000; 1,000 train / 624 held-out;
+canaries: named "JANE DOE" and 100 + 100 audit names / bare IDs, glyphs 0.14 of the image height,
+31 px at 224², 9 px at the probe's 64²; 985 s wall):
+
+    draw  AUROC before [95%]     MW p     acc     AUROC after [95%]      MW p    acc     verdict        wall
+    0     0.639 [0.560, 0.712]   3.6e-04  0.753   0.498 [0.418, 0.575]   0.52    0.761   mitigated      62 s
+    1     0.661 [0.578, 0.736]   4.4e-05  0.758   0.489 [0.411, 0.573]   0.60    0.748   mitigated      58 s
+    2     0.612 [0.532, 0.691]   0.0030   0.745   0.456 [0.377, 0.539]   0.86    0.752   mitigated      163 s
+    3     0.655 [0.577, 0.731]   7.4e-05  0.737   0.556 [0.476, 0.632]   0.085   0.742   mitigated      59 s
+    4     0.632 [0.552, 0.707]   6.1e-04  0.732   0.530 [0.449, 0.609]   0.23    0.740   mitigated      56 s
+    5     0.606 [0.527, 0.679]   0.0049   0.769   0.542 [0.462, 0.620]   0.15    0.755   mitigated      69 s
+    6     0.591 [0.510, 0.663]   0.014    0.753   0.556 [0.472, 0.635]   0.085   0.748   mitigated      227 s
+    7     0.593 [0.511, 0.664]   0.012    0.747   0.559 [0.479, 0.635]   0.076   0.748   mitigated      61 s
+    8     0.531 [0.448, 0.607]   0.23     0.737   0.540 [0.457, 0.618]   0.16    0.753   inconclusive   58 s
+    9     0.618 [0.539, 0.699]   0.0020   0.755   0.526 [0.446, 0.609]   0.26    0.748   mitigated      158 s
+
+Detected (audit MW p < 0.05) before in 9 of 10 draws, after in 0 of 10; mean accuracy 0.749 before,
+0.750 after (+0.1 points); mean AUROC 0.614 -> 0.525: the must-show (>= 8 of 10 before, <= 1 of 10
+after, accuracy within 2 points) is met at 64², with canaries twice the old height and IDs without
+label words. The sanitiser changed >= 85% of every inserted canary's strokes (100 of 100 in every draw;
+the named canary 95-98%); a median 5% of stroke pixels stayed > 40 levels brighter than the original.
+The named canary's own calibrated test (k = 1) saw it before in none of the 10 draws (ranks 7-99 of 100)
+and after in none: the detections are the audit's. Draw 8 is inconclusive: nothing detected before.
+The after-AUROCs sit a little above 0.5 (mean 0.525, 0 of 10 at p < 0.05; 0.501 over the screen's
+draws 0-3): what inpainting traces leave is small at this size. ``ufmclean canary`` now defaults to
+``--height 0.14 --wrap --audit-kind bare``.
+
 The CLI's cost (the must-show's "3-seed verify on 1,000 images in < 10 min on 2 CPU cores": *not met*):
 a 1,000-image Kermany subset (376 train + 624 test by labels.csv), ``ufmclean canary --k 1 --audit 30``,
 ``ufmclean sanitize`` (default policy, 141 s, 336 findings removed) and ``ufmclean verify --seeds 3``
@@ -209,7 +276,8 @@ def one_draw(base: Path, work: Path, *, seed: int, args: argparse.Namespace, opt
         shutil.rmtree(work)
     cdir = work / "canaried"
     make_canary(base, cdir, text="JANE DOE", k=1, label="1", seed=seed, labels_csv=base / "labels.csv",
-                box_frac=(0.45, 0.85), height_frac=0.07, audit=args.audit, audit_pool=pool)
+                box_frac=tuple(args.named_at), height_frac=args.height, audit=args.audit, audit_pool=pool,
+                audit_height_frac=args.audit_height, audit_kind=args.audit_kind, wrap=args.wrap)
     row: dict = {"draw_seed": seed}
     after = base
     if args.after == "sanitize":
@@ -270,6 +338,17 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "verify_carriers"))
     ap.add_argument("--train-n", type=int, default=600)
     ap.add_argument("--audit", type=int, default=30)
+    ap.add_argument("--height", type=float, default=0.07,
+                    help="glyph height of the canaries (named and audit) as a fraction of the image height")
+    ap.add_argument("--audit-height", type=float, default=None,
+                    help="the audit canaries' glyph height, if not --height (then the named canary's test is not "
+                         "calibrated: its controls are audit canaries of another size)")
+    ap.add_argument("--wrap", action="store_true", help="set a text too wide for one line on two")
+    ap.add_argument("--named-at", type=float, nargs=2, default=(0.45, 0.85), metavar=("X", "Y"),
+                    help="the named canary's top-left corner (fractions of width, height)")
+    ap.add_argument("--audit-kind", choices=("text", "bare", "patch"), default="text",
+                    help="audit canaries: random fake names / labelled IDs ('MRN 1234567'), names / bare IDs, or "
+                         "random black-and-white 4 x 6 grids (cells half the --audit-height)")
     ap.add_argument("--carriers", choices=("hard", "random"), default="hard")
     ap.add_argument("--pool", type=float, default=1.0, help="pool size per class / carriers per class (>= 1)")
     ap.add_argument("--seeds", type=int, default=1, help="probe seeds per draw")
@@ -299,6 +378,8 @@ def main() -> None:
     print(f"carriers {args.carriers}: {info} ({time.perf_counter() - t0:.0f} s)", flush=True)
     recipe = (f"cnn width {args.width}, {args.size}², {args.epochs} epochs, lr {args.lr} one-cycle, batch "
               f"{opts.batch_size}, {args.seeds} probe seed(s) per draw, train-n {args.train_n}, N = {args.audit}, "
+              f"canary height {args.height:g}{'' if args.audit_height is None else f' (audit {args.audit_height:g})'}"
+              f"{', wrapped' if args.wrap else ''}, audit kind {args.audit_kind}, named at {tuple(args.named_at)}, "
               f"carriers {args.carriers} (pool {args.pool} x, reference seed {args.ref_seed}), after = {args.after}")
     rows: list[dict] = []
     results = out / f"draws_{args.carriers}_{args.after}.json"

@@ -135,3 +135,52 @@ def test_named_canary_controls_sit_at_its_window_cropped_to_the_image(tmp_path):
         assert (f.probe_box.x0, f.probe_box.y0) == (cs.named.probe_box.x0, cs.named.probe_box.y0)
         assert f.probe_box.x1 <= 96 and f.y_star == cs.named.y_star
         assert f.patch.shape == f.mask.shape == (f.probe_box.height, f.probe_box.width)
+
+
+def test_patch_audit_canaries_are_distinct_opaque_grids_on_the_same_carriers(tmp_path):
+    from ufmclean.verify.canary import make_canary
+
+    src = make_dataset(tmp_path / "data", n_per_class=20, size=96)
+    kw = dict(text="XQ", k=1, audit=4, height_frac=0.06, audit_height_frac=0.12, wrap=True, seed=1)
+    make_canary(src, tmp_path / "t", **kw)
+    make_canary(src, tmp_path / "p", audit_kind="patch", **kw)
+    t, p = read_canary_doc(tmp_path / "t"), read_canary_doc(tmp_path / "p")
+    assert [(r["relpath"], r["inserted"]) for r in t["audit"]["canaries"]] == \
+        [(r["relpath"], r["inserted"]) for r in p["audit"]["canaries"]]
+    cs = audit.read_audit(p)
+    assert all(r["text"] is None for r in p["audit"]["canaries"])
+    grids = {c.spec.patch.tobytes() for c in cs}
+    assert len(grids) == 8 and all(c.spec.mask.all() and set(np.unique(c.spec.patch)) == {0, 255} for c in cs)
+    c = next(c for c in cs if c.inserted)  # drawn opaque: black cells too
+    img = cv2.imread(str(tmp_path / "p" / c.relpath), cv2.IMREAD_GRAYSCALE)
+    box = c.spec.box_for(*img.shape)
+    expected, _ = c.spec.patch_for(box)
+    assert np.abs(img[box.slices].astype(float) - expected * 255).mean() < 40
+    assert audit.random_grid(3, np.random.default_rng(0))[0].shape == (12, 18)
+
+
+def test_bare_audit_texts_are_the_labelled_ones_without_their_label_word():
+    import itertools
+
+    labelled = list(itertools.islice(audit.text_stream(seed=3), 40))
+    bare = list(itertools.islice(audit.text_stream(seed=3, labelled=False), 40))
+    assert any(t.startswith(("MRN ", "ID ")) for t in labelled)
+    assert bare == [t.split(" ", 1)[1] if t.startswith(("MRN ", "ID ")) else t for t in labelled]
+    assert all(t.isdigit() or any(c.isalpha() for c in t) for t in bare)
+
+
+def test_canary_cli_defaults_to_large_wrapped_bare_audit_text(tmp_path):
+    src = make_dataset(tmp_path / "data", n_per_class=20, size=96)
+    out = tmp_path / "c"
+    res = CliRunner().invoke(_app(), ["canary", str(src), "--text", "JANE DOE", "--k", "1", "--audit", "4",
+                                      "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = read_canary_doc(out)
+    x0, y0, x1, y1 = doc["box_frac"]
+    assert y1 - y0 > 2 * 0.14 and x1 <= 1  # 'JANE' over 'DOE', each 0.14 of the height
+    rows = doc["audit"]["canaries"]
+    assert not any(r["text"].startswith(("MRN ", "ID ")) for r in rows)
+    assert all(r["box_frac"][3] - r["box_frac"][1] > 0.14 for r in rows)
+    bad = CliRunner().invoke(_app(), ["canary", str(src), "--text", "XQ", "--audit", "2", "--audit-kind", "nope",
+                                      "--out", str(tmp_path / "d")])
+    assert bad.exit_code == 2

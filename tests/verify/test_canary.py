@@ -69,3 +69,47 @@ def test_read_canary_absent_and_malformed(tmp_path):
     (tmp_path / "canary.json").write_text("{}")
     with pytest.raises(UsageError):
         canary.read_canary(tmp_path)
+
+
+def test_render_text_wraps_onto_two_lines_only_when_too_wide():
+    one, _ = canary.render_text("DOE, JANE", height=20)
+    assert canary.render_text("DOE, JANE", height=20, max_width=one.shape[1])[0].shape == one.shape
+    two, mask = canary.render_text("DOE, JANE", height=20, max_width=one.shape[1] - 1)
+    assert two.shape[1] < one.shape[1] and two.shape[0] > 2 * one.shape[0] - 2 and two.shape == mask.shape
+    assert mask[two > 128].all()
+    rows = np.flatnonzero(two.max(axis=1) > 128)  # two bands of strokes with a gap between them
+    assert (np.diff(rows) > 1).sum() == 1
+    word, _ = canary.render_text("JANE", height=20, max_width=5)  # one word: no break, wider than asked
+    assert word.shape == canary.render_text("JANE", height=20)[0].shape
+
+
+def test_audit_height_frac_sets_the_audit_canaries_size_not_the_named_ones(tmp_path):
+    from .conftest import make_dataset
+
+    src = make_dataset(tmp_path / "data", n_per_class=20, size=96)
+    kw = dict(text="XQ", k=1, audit=4, height_frac=0.06, box_frac=(0.1, 0.1), seed=2)
+    canary.make_canary(src, tmp_path / "small", **kw)
+    canary.make_canary(src, tmp_path / "big", audit_height_frac=0.14, wrap=True, **kw)
+    small, big = (canary.read_canary_doc(tmp_path / d) for d in ("small", "big"))
+    assert small["patch_png"] == big["patch_png"] and small["box_frac"] == big["box_frac"]
+    hs = [r["box_frac"][3] - r["box_frac"][1] for r in small["audit"]["canaries"]]
+    hb = [r["box_frac"][3] - r["box_frac"][1] for r in big["audit"]["canaries"]]
+    assert len(hb) == 8 and min(hb) > 1.8 * max(hs)  # 0.14 / 0.06 of the glyph height (some on two lines)
+    for r in big["audit"]["canaries"]:
+        x0, y0, x1, y1 = r["box_frac"]
+        assert 0.05 - 1e-9 <= x0 < x1 <= 0.95 + 1e-9 and 0.05 - 1e-9 <= y0 < y1 <= 0.95 + 1e-9
+    # same carriers and insertions: only the look and place of the canaries change
+    assert [(r["relpath"], r["inserted"]) for r in small["audit"]["canaries"]] == \
+        [(r["relpath"], r["inserted"]) for r in big["audit"]["canaries"]]
+
+
+def test_wrap_sets_a_named_canary_too_wide_for_one_line_on_two(tmp_path):
+    from .conftest import make_dataset
+
+    src = make_dataset(tmp_path / "data", n_per_class=12, size=96)
+    kw = dict(text="AB CD", k=1, height_frac=0.12, box_frac=(0.5, 0.1))
+    with pytest.raises(UsageError):  # one line is wider than the half image right of x = 0.5
+        canary.make_canary(src, tmp_path / "one", **kw)
+    canary.make_canary(src, tmp_path / "two", wrap=True, **kw)
+    x0, y0, x1, y1 = canary.read_canary(tmp_path / "two").box_frac
+    assert x0 == 0.5 and x1 <= 1 and y1 <= 1 and (y1 - y0) > (x1 - x0)  # two short lines: taller than wide

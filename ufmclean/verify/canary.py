@@ -215,6 +215,8 @@ def make_canary(
         raise UsageError(f"--out {dst} exists and is not empty; choose a new folder")
     if (text is None) == (patch_png is None):
         raise UsageError("give exactly one of --text or --patch")
+    if audit_kind not in ("text", "bare", "patch"):
+        raise UsageError(f"--audit-kind must be text, bare or patch, got {audit_kind!r}")
     items = list_items(src, labels_csv=labels_csv)
     if not items:
         raise UsageError("no labelled images found; pass --labels CSV or use class sub-folders")
