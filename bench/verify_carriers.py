@@ -133,12 +133,15 @@ draws 0-3 (same carriers and insertions as the 0.07 table above, whose draws 0-3
     text 0.14, wrapped                   0.604 0.586 0.632 0.673       4/4       0.539 0.492 0.534 0.606      1/4
     patch 4 x 6 grid, cells 0.07         0.679 0.721 0.677 0.685       4/4       0.604 0.698 0.638 0.644      4/4
     bare 0.14, wrapped                   0.645 0.667 0.608 0.650       4/4       0.503 0.488 0.458 0.553      0/4
+    bare 0.07 (one line, as before)      0.544 0.535 0.611 0.603       2/4       0.498 0.477 0.445 0.596      1/4
 
-(commands: ``--audit-height 0.14 --wrap``, with ``--audit-kind patch`` / ``bare``; ``--out`` one per
-variant. The first run predates ``--wrap``: its code wrapped whenever the audit height exceeded the
+(commands: ``--audit-height 0.14 --wrap``, with ``--audit-kind patch`` / ``bare``, and ``--audit-kind
+bare`` alone; ``--draws 4``, ``--out`` one per variant. The first run predates ``--wrap``: its code wrapped whenever the audit height exceeded the
 named canary's, the same canaries.) At 0.14 few strings fit one line (0 of 400 from the text stream),
 so they are set on two: a block about half the image's height and up to 0.9 of its width. Findings:
-- Size is a lever: 0.07 -> 0.14 raised the before-AUROC in 4 of 4 paired draws (mean 0.550 -> 0.624).
+- Size is the lever before sanitising: 0.07 -> 0.14 raised the before-AUROC in 4 of 4 paired draws,
+  for labelled (mean 0.550 -> 0.624) and bare texts (0.573 -> 0.643); bare IDs alone at 0.07 did not
+  reach 4/4. Draw 3's after-probe scores the 0.07 canaries high with either text (0.583, 0.596).
 - Labelled IDs leave their label behind: the sanitiser rightly keeps "MRN" (not PHI, and on 44-51
   carriers per draw not rare; the 8-digit "ID" strings do not fit at 0.14), so a median 63% of such a
   canary's strokes change (names: 97%) and the word stays as a one-copy feature at the canary's place on
@@ -184,6 +187,25 @@ and after in none: the detections are the audit's. Draw 8 is inconclusive: nothi
 The after-AUROCs sit a little above 0.5 (mean 0.525, 0 of 10 at p < 0.05; 0.501 over the screen's
 draws 0-3): what inpainting traces leave is small at this size. ``ufmclean canary`` now defaults to
 ``--height 0.14 --wrap --audit-kind bare``.
+
+The variant was chosen on draws 0-3, which the table above includes; the same command on fresh draws
+(``--seed 10 --draws 10``, 624 s wall):
+
+    draw  AUROC before [95%]     MW p     acc     AUROC after [95%]      MW p    acc     verdict        wall
+    10    0.574 [0.490, 0.652]   0.036    0.740   0.461 [0.383, 0.537]   0.83    0.753   inconclusive   73 s
+    11    0.623 [0.547, 0.701]   0.0014   0.740   0.509 [0.428, 0.591]   0.41    0.756   mitigated      60 s
+    12    0.591 [0.510, 0.669]   0.013    0.752   0.519 [0.441, 0.602]   0.32    0.748   mitigated      55 s
+    13    0.629 [0.549, 0.706]   7.9e-04  0.740   0.562 [0.480, 0.637]   0.066   0.745   mitigated      56 s
+    14    0.636 [0.560, 0.709]   4.6e-04  0.753   0.537 [0.457, 0.621]   0.18    0.760   not_mitigated  58 s
+    15    0.582 [0.504, 0.659]   0.023    0.756   0.514 [0.432, 0.597]   0.37    0.753   mitigated      57 s
+    16    0.589 [0.512, 0.666]   0.015    0.740   0.560 [0.479, 0.642]   0.07    0.740   mitigated      59 s
+    17    0.593 [0.514, 0.672]   0.011    0.758   0.458 [0.381, 0.537]   0.85    0.755   mitigated      57 s
+    18    0.595 [0.516, 0.674]   0.01     0.761   0.524 [0.446, 0.603]   0.28    0.753   mitigated      59 s
+    19    0.696 [0.624, 0.768]   9.0e-07  0.744   0.501 [0.424, 0.579]   0.49    0.763   mitigated      56 s
+
+Detected before in 10 of 10, after in 0 of 10; accuracy 0.749 / 0.753 (+0.4 points); mean AUROC 0.611
+-> 0.515 (draw 10 inconclusive: p = 0.036 passes 0.05 but not the verdict's alpha / 2; draw 14
+not_mitigated by the named canary's own test).
 
 The CLI's cost (the must-show's "3-seed verify on 1,000 images in < 10 min on 2 CPU cores": *not met*):
 a 1,000-image Kermany subset (376 train + 624 test by labels.csv), ``ufmclean canary --k 1 --audit 30``,
