@@ -89,8 +89,7 @@ def read_hidden(frame: np.ndarray, engine: OcrEngine, *, known: list[BBox] | Non
     out = []
     for r in regions:
         for t in engine.read(np.ascontiguousarray(frame[r.slices])):
-            b = t.bbox
-            out.append(TextRegion(BBox(b.x0 + r.x0, b.y0 + r.y0, b.x1 + r.x0, b.y1 + r.y0), t.text, t.confidence))
+            out.append(TextRegion(t.bbox.translate(r.x0, r.y0), t.text, t.confidence))
     return out
 
 

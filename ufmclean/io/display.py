@@ -229,8 +229,9 @@ def grey_views(
     - ``robust``: each frame stretched between its 0.5th and 99.5th percentile, only where those span
       less than half the min-max range (outlier pixels squeeze the rest into a few grey levels).
 
-    A frame that does not need a view is flat in it (``below-window``: 255, else 0; inverted for MONOCHROME1); a view identical to ``display`` or to an
-    earlier view, or flat in every frame, is not returned.
+    A frame that does not need a view is flat in it (``below-window``: 255, else 0; inverted for
+    MONOCHROME1); a view identical to ``display`` or to an earlier view, or flat in every frame, is
+    not returned.
 
     Parameters
     ----------

@@ -233,13 +233,13 @@ class PpOcrEngine:
                 continue  # no stroke, label or fragment can reach the candidates' contrast here
             found = None if region.area >= self.whole_region * h * w else text_lines(crop, settings=self.candidates)
             if found is None:
-                out += [TextRegion(_moved(t.bbox, region), t.text, t.confidence) for t in self.read(crop)]
+                out += [TextRegion(t.bbox.translate(region.x0, region.y0), t.text, t.confidence) for t in self.read(crop)]
                 continue
             faint = text_lines(crop, settings=self.fine_candidates) or []
             found += [f for f in faint if f.width >= 3 * f.height and not is_found(f, found)]
-            lines += uncovered([_moved(b, region) for b in found], known or [])
-            patches += [_moved(b, region) for b in label_patches(crop, settings=self.candidates)]
-            fragments += [_moved(b, region) for b in fragment_letters(crop, settings=self.candidates)]
+            lines += uncovered([b.translate(region.x0, region.y0) for b in found], known or [])
+            patches += [b.translate(region.x0, region.y0) for b in label_patches(crop, settings=self.candidates)]
+            fragments += [b.translate(region.x0, region.y0) for b in fragment_letters(crop, settings=self.candidates)]
         if not lines and not patches and not fragments:
             return out
         boxes = self._margined(self._in_mosaic(grey, lines), h, w) if lines else []
@@ -281,11 +281,6 @@ class PpOcrEngine:
                 continue
             out.append(TextRegion(p, text, conf))
         return out
-
-
-def _moved(box: BBox, region: BBox) -> BBox:
-    """``box`` in the coordinates of ``region``'s crop, moved to the frame's."""
-    return BBox(box.x0 + region.x0, box.y0 + region.y0, box.x1 + region.x0, box.y1 + region.y0)
 
 
 def latin_digits(text: str) -> str:
